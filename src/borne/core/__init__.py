@@ -1,0 +1,1 @@
+"""Shared foundations: database, unit of work, event bus, connection registry, clock, errors."""

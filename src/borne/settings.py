@@ -1,0 +1,59 @@
+"""Runtime settings, read once from ``BORNE_*`` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RegistrationPolicy(StrEnum):
+    """What happens when a station that Borne does not know connects."""
+
+    REJECT = "reject"  # the WebSocket upgrade is refused
+    PENDING = "pending"  # the station is created and booted as Pending until an operator accepts it
+    ACCEPT = "accept"  # the station is created and accepted at once
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BORNE_", env_file=None, extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./borne.db"
+    database_echo: bool = False
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # Operator API keys, comma separated. Empty means "generate one at start and log it once".
+    api_keys: list[SecretStr] = Field(default_factory=list)
+
+    ocpp_host: str = "127.0.0.1"
+    ocpp_port: int = 9000
+    ocpp_path_prefix: str = "/ocpp"
+    # Largest OCPP frame accepted, in bytes; larger frames close the socket with 1009.
+    ocpp_max_frame_bytes: int = 65_536
+    # How long the CSMS waits for a station's answer to its CALL.
+    ocpp_call_timeout_s: float = 30.0
+    # How many CSMS→station calls may wait behind the outstanding one.
+    ocpp_call_queue_limit: int = 100
+    # Ping interval and pong timeout used to detect half-open sockets (R19).
+    ocpp_ping_interval_s: float = 30.0
+    ocpp_ping_timeout_s: float = 30.0
+    # Bytes buffered towards a station before sends wait (R21); a send blocked longer is dropped.
+    ocpp_write_limit_bytes: int = 65_536
+    ocpp_send_timeout_s: float = 30.0
+    heartbeat_interval_s: int = 300
+    pending_retry_interval_s: int = 60
+    registration_policy: RegistrationPolicy = RegistrationPolicy.REJECT
+    # Accept stations without HTTP Basic credentials when they are configured with profile 0.
+    allow_unsecured_stations: bool = True
+    # Failed logins per station or address inside the window before further attempts are refused.
+    auth_max_failures: int = 5
+    auth_failure_window_s: float = 60.0
+
+    # Group commit of transaction messages: at most this many per commit, waiting at most this long.
+    commit_batch_max: int = 200
+    commit_batch_wait_ms: float = 2.0
+
+    log_level: str = "INFO"
+    log_json: bool = False
