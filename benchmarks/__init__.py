@@ -1,0 +1,1 @@
+"""Borne's benchmark harness: see benchmarks/README.md (``python -m benchmarks.run``)."""

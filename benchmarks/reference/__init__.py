@@ -1,0 +1,1 @@
+"""The reference CSMS Borne is compared with: ``python -m benchmarks.reference.server``."""

@@ -1,0 +1,1 @@
+"""Authorization: id tokens and the decision whether one may charge."""

@@ -1,0 +1,46 @@
+"""OCPP 2.0.1 translator of the authorization domain: Authorize (idToken → idTokenInfo).
+
+Certificate-based authorization (``certificate``, ``iso15118CertificateHashData``) is not
+checked here: Plug & Charge belongs to the certificates domain; only the id token is decided.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from borne.authorization._answer import authorize
+from borne.authorization.config import AuthorizationConfig
+from borne.core.deps import Deps
+from borne.ocpp.context import CallContext
+from borne.ocpp.router import Router
+from borne.ocpp.v201 import models as m
+
+
+def register(router: Router, deps: Deps, config: AuthorizationConfig | None = None) -> None:
+    cfg = config or AuthorizationConfig()
+
+    async def handle_authorize(ctx: CallContext, req: m.AuthorizeRequest) -> m.AuthorizeResponse:
+        async with deps.db.unit_of_work() as uow:
+            answer = await authorize(
+                uow.session,
+                req.id_token.id_token,
+                now=ctx.received_at,
+                config=cfg,
+                with_group_type=True,
+            )
+        group = None
+        # 2.0.1 idToken: at most 36 characters; a longer group id cannot be sent.
+        if answer.group_id_token is not None and len(answer.group_id_token) <= 36:
+            group = m.IdTokenType(
+                id_token=answer.group_id_token,
+                type=cast(m.IdTokenEnumType, answer.group_type or "Central"),
+            )
+        return m.AuthorizeResponse(
+            id_token_info=m.IdTokenInfoType(
+                status=answer.status,
+                cache_expiry_date_time=answer.cache_expiry,
+                group_id_token=group,
+            )
+        )
+
+    router.register("Authorize", handle_authorize)

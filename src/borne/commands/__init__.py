@@ -1,0 +1,1 @@
+"""Commands: CSMS-initiated remote control of stations, whatever OCPP version they speak."""

@@ -1,0 +1,1 @@
+"""Stations: identity, credentials, boot, status and what stations report."""

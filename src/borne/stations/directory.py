@@ -1,0 +1,212 @@
+"""The station directory the OCPP gateway asks on every WebSocket upgrade (R6, R23-R25).
+
+One primary-key read per admission; the password check runs in a worker thread *after* that
+read's session is closed, so the single SQLite connection is never held during hashing. Secrets
+are compared in constant time (``passwords.verify_password``) and never logged: log lines and
+refusal reasons name the station and the reason only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import update
+
+from borne.core.clock import Clock
+from borne.core.errors import Conflict, InvalidInput
+from borne.core.uow import Database
+from borne.ocpp.directory import Admission
+from borne.ocpp.versions import OcppVersion
+from borne.stations import admin, passwords
+from borne.stations.models import Station
+from borne.stations.service import admission_status, record_security_event
+
+log = logging.getLogger(__name__)
+
+FAILED_LOGIN_EVENT = "InvalidCsmsLogin"
+POLICIES = frozenset({"reject", "pending", "accept"})
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    security_profile: int
+    password_hash: str | None
+    pending_password_hash: str | None
+    admission_status: str
+    leniency: frozenset[str]
+
+
+class DatabaseStationDirectory:
+    """``borne.ocpp.directory.StationDirectory`` backed by the stations table.
+
+    ``registration_policy`` (``Settings.registration_policy``) decides about unknown stations:
+    ``"reject"`` refuses them (404); ``"pending"`` and ``"accept"`` create them with that
+    registration status. A station created this way that presented Basic credentials gets
+    profile 1 with that password (trust on first use: nobody else can take its id afterwards);
+    without credentials it gets profile 0, which needs ``allow_unsecured``.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        registration_policy: str = "reject",
+        allow_unsecured: bool = True,
+        password_iterations: int = passwords.DEFAULT_ITERATIONS,
+    ) -> None:
+        policy = str(registration_policy)
+        if policy not in POLICIES:
+            raise ValueError(f"unknown registration policy {policy!r}")
+        self._db = db
+        self._clock = clock
+        self._policy = policy
+        self._allow_unsecured = allow_unsecured
+        self._iterations = password_iterations
+
+    async def admit(
+        self, station_id: str, username: str | None, password: str | None, remote: str
+    ) -> Admission:
+        snap = await self._load(station_id)
+        if snap is None:
+            return await self._register(station_id, username, password)
+        if snap.security_profile == 0:
+            if not self._allow_unsecured:
+                return _refuse(401, "unsecured stations (profile 0) are not allowed")
+            return _admit(snap.admission_status, snap.leniency)
+        if username is None or password is None:
+            return _refuse(401, "HTTP Basic credentials required")
+        if username != station_id:
+            return _refuse(401, "username does not match the station id")
+        if await _matches(password, snap.password_hash):
+            return _admit(snap.admission_status, snap.leniency)
+        if snap.pending_password_hash is not None and await _matches(
+            password, snap.pending_password_hash
+        ):
+            await self._promote(station_id, snap.pending_password_hash)
+            return _admit(snap.admission_status, snap.leniency)
+        return _refuse(401, "wrong password")
+
+    async def record_failed_login(self, station_id: str, remote: str, reason: str) -> None:
+        now = self._clock.now()
+        async with self._db.unit_of_work() as uow:
+            await record_security_event(
+                uow,
+                station_id=station_id[:255],
+                type=FAILED_LOGIN_EVENT,
+                timestamp=now,
+                received_at=now,
+                tech_info=f"remote={remote}; reason={reason}"[:1000],
+                source="csms",
+            )
+            await uow.commit()
+        log.info("failed login for station %r from %s: %s", station_id[:64], remote, reason)
+
+    async def connected(self, station_id: str, version: OcppVersion, remote: str) -> None:
+        async with self._db.unit_of_work() as uow:
+            await uow.session.execute(
+                update(Station)
+                .where(Station.station_id == station_id)
+                .values(
+                    connected_at=self._clock.now(),
+                    ocpp_version=str(version),
+                    last_remote=remote[:255],
+                )
+            )
+            await uow.commit()
+
+    async def disconnected(self, station_id: str) -> None:
+        async with self._db.unit_of_work() as uow:
+            await uow.session.execute(
+                update(Station)
+                .where(Station.station_id == station_id)
+                .values(disconnected_at=self._clock.now())
+            )
+            await uow.commit()
+
+    async def _load(self, station_id: str) -> _Snapshot | None:
+        if len(station_id) > admin.MAX_STATION_ID:
+            return None
+        async with self._db.unit_of_work() as uow:
+            station = await uow.session.get(Station, station_id)
+            if station is None:
+                return None
+            return _Snapshot(
+                security_profile=station.security_profile,
+                password_hash=station.password_hash,
+                pending_password_hash=station.pending_password_hash,
+                admission_status=admission_status(station),
+                leniency=frozenset(station.leniency or ()),
+            )
+
+    async def _promote(self, station_id: str, pending_hash: str) -> None:
+        """The station logged in with the rotated-in password: it becomes the current one."""
+        async with self._db.unit_of_work() as uow:
+            await uow.session.execute(
+                update(Station)
+                .where(
+                    Station.station_id == station_id,
+                    Station.pending_password_hash == pending_hash,
+                )
+                .values(
+                    password_hash=pending_hash,
+                    pending_password_hash=None,
+                    updated_at=self._clock.now(),
+                )
+            )
+            await uow.commit()
+        log.info("station %s logged in with its new password; rotation complete", station_id)
+
+    async def _register(
+        self, station_id: str, username: str | None, password: str | None
+    ) -> Admission:
+        if self._policy == "reject":
+            return _refuse(404, "unknown station")
+        try:
+            admin.validate_station_id(station_id)
+        except InvalidInput:
+            return _refuse(404, "invalid station id")
+        with_credentials = username is not None and password is not None
+        if with_credentials and username != station_id:
+            return _refuse(401, "username does not match the station id")
+        if not with_credentials and not self._allow_unsecured:
+            return _refuse(401, "HTTP Basic credentials required")
+        status = "Accepted" if self._policy == "accept" else "Pending"
+        try:
+            async with self._db.unit_of_work() as uow:
+                view = await admin.create_station(
+                    uow,
+                    station_id=station_id,
+                    now=self._clock.now(),
+                    security_profile=1 if with_credentials else 0,
+                    password=password if with_credentials else None,
+                    registration_status=status,
+                    password_iterations=self._iterations,
+                    auto_registered=True,
+                )
+                await uow.commit()
+        except InvalidInput:  # a password the OCPP length rules refuse
+            return _refuse(401, "password does not meet the OCPP length rules")
+        except Conflict:  # registered concurrently by another connection: decide as known
+            if await self._load(station_id) is None:
+                return _refuse(401, "station registration conflict")
+            return await self.admit(station_id, username, password, "")
+        log.info("registered unknown station %s as %s", station_id, status)
+        return _admit(view.admission_status, frozenset(view.leniency))
+
+
+async def _matches(password: str, encoded: str | None) -> bool:
+    if encoded is None:
+        return False
+    # PBKDF2 releases the GIL: run it off the event loop so other stations are not stalled.
+    return await asyncio.to_thread(passwords.verify_password, password, encoded)
+
+
+def _admit(status: str, leniency: frozenset[str]) -> Admission:
+    return Admission(accepted=True, registration_status=status, leniency=leniency)
+
+
+def _refuse(http_status: int, reason: str) -> Admission:
+    return Admission(accepted=False, http_status=http_status, reason=reason)

@@ -1,0 +1,116 @@
+"""OCPP 2.0.1 TransactionEvent and MeterValues → transaction services."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from borne.core.deps import Deps
+from borne.core.group_commit import Batch
+from borne.ocpp.context import CallContext
+from borne.ocpp.router import Router
+from borne.ocpp.v201 import models as v201
+from borne.transactions import service
+from borne.transactions.cache import TxCache
+from borne.transactions.event_flow import TxEventIn, TxEventResult, record_transaction_event
+from borne.transactions.meter_values import MeterValuesResult, Owner
+from borne.transactions.models import ENERGY_REGISTER
+from borne.transactions.samples import SampleIn, as_utc, number_text, parse_decimal
+
+_STATUSES = frozenset({"Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"})
+
+
+def samples_of(values: Sequence[v201.MeterValueType]) -> list[SampleIn]:
+    out = []
+    for mv in values:
+        ts = as_utc(mv.timestamp)
+        for sv in mv.sampled_value:
+            raw = number_text(sv.value)
+            uom = sv.unit_of_measure
+            signed = sv.signed_meter_value
+            out.append(
+                SampleIn(
+                    timestamp=ts,
+                    raw_value=raw,
+                    value=parse_decimal(raw),
+                    measurand=sv.measurand or ENERGY_REGISTER,
+                    phase=sv.phase,
+                    location=sv.location,
+                    unit=None if uom is None else uom.unit,
+                    multiplier=None if uom is None else uom.multiplier,
+                    context=sv.context,
+                    signed=None if signed is None else signed.to_payload(),
+                )
+            )
+    return out
+
+
+def id_token_info(auth: service.Authorization) -> v201.IdTokenInfoType:
+    """``groupIdToken`` carries type ``Central``: Borne's token list keeps the group's id only."""
+    status = auth.status if auth.status in _STATUSES else "Invalid"
+    group = (
+        None
+        if auth.group_id_token is None
+        else v201.IdTokenType(id_token=auth.group_id_token, type="Central")
+    )
+    return v201.IdTokenInfoType(
+        status=status,
+        cache_expiry_date_time=auth.expiry_date,
+        group_id_token=group,
+    )
+
+
+def register(router: Router, deps: Deps) -> None:
+    cache = TxCache()
+    version = str(router.version)
+
+    async def transaction_event(
+        ctx: CallContext, req: v201.TransactionEventRequest
+    ) -> v201.TransactionEventResponse:
+        now = deps.clock.now()
+        info = req.transaction_info
+        ev = TxEventIn(
+            station_id=ctx.station_id,
+            ocpp_version=version,
+            transaction_id=info.transaction_id,
+            event_type=req.event_type,
+            seq_no=req.seq_no,
+            timestamp=as_utc(req.timestamp),
+            trigger_reason=req.trigger_reason,
+            offline=bool(req.offline),
+            evse_id=None if req.evse is None else req.evse.id,
+            connector_id=None if req.evse is None else req.evse.connector_id,
+            id_token=None if req.id_token is None else req.id_token.id_token,
+            id_token_type=None if req.id_token is None else req.id_token.type,
+            charging_state=info.charging_state,
+            stopped_reason=info.stopped_reason,
+            remote_start_id=info.remote_start_id,
+            reservation_id=req.reservation_id,
+            samples=samples_of(req.meter_value or ()),
+        )
+        key = (ctx.station_id, ev.transaction_id)
+        cached = cache.get(key)
+
+        async def work(batch: Batch) -> TxEventResult:
+            return await record_transaction_event(batch, ev, now=now, cached=cached)
+
+        result = await deps.committer.submit(work)
+        cache.put(key, result.info)
+        return v201.TransactionEventResponse(
+            id_token_info=None if result.auth is None else id_token_info(result.auth)
+        )
+
+    async def meter_values(
+        ctx: CallContext, req: v201.MeterValuesRequest
+    ) -> v201.MeterValuesResponse:
+        now = deps.clock.now()
+        owner = Owner(ctx.station_id, req.evse_id, None)
+        samples = samples_of(req.meter_value)
+
+        async def work(batch: Batch) -> MeterValuesResult:
+            return await service.record_meter_values(batch, owner, samples, now=now, cached=None)
+
+        await deps.committer.submit(work)
+        return v201.MeterValuesResponse()
+
+    router.register("TransactionEvent", transaction_event)
+    router.register("MeterValues", meter_values)
