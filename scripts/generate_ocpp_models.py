@@ -87,9 +87,7 @@ class Generator:
                 default = f" = {alias}" if alias else ""
                 lines.append(f"    {field}: {ptype}{default}")
             else:
-                default = (
-                    f' = Field(default=None, alias="{prop}")' if alias else " = None"
-                )
+                default = f' = Field(default=None, alias="{prop}")' if alias else " = None"
                 lines.append(f"    {field}: {ptype} | None{default}")
         extra = schema.get("additionalProperties", False) is not False
         base = "OcppOpenModel" if extra else "OcppModel"

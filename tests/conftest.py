@@ -49,10 +49,7 @@ async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, empty database with Borne's schema, on the parametrised backend."""
     import borne.models  # noqa: F401  (registers every table on Base.metadata)
 
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'borne.db'}"
-    else:
-        url = PG_URL
+    url = f"sqlite+aiosqlite:///{tmp_path / 'borne.db'}" if backend == "sqlite" else PG_URL
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:

@@ -63,7 +63,7 @@ class FakeStation:
         action: str,
         payload: Mapping[str, Any],
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 (the StationConnection protocol)
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         try:
             _validator(self._version, action)(dict(payload))

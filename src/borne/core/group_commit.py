@@ -12,6 +12,7 @@ again after a rollback (keep in-memory side effects until after ``submit`` retur
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -72,10 +73,8 @@ class GroupCommitter:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         while not self._queue.empty():
             item = self._queue.get_nowait()
@@ -123,7 +122,7 @@ class GroupCommitter:
     async def _attempt(self, items: list[_Item]) -> tuple[list[Any], list[object]]:
         async with self._factory() as session:
             batch = Batch(session)
-            results = []
+            results: list[Any] = []
             for item in items:
                 if item.future.cancelled():
                     results.append(None)
@@ -143,4 +142,3 @@ class GroupCommitter:
     def _fail(item: _Item, exc: BaseException) -> None:
         if not item.future.done():
             item.future.set_exception(exc)
-

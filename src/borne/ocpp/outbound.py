@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from borne.core.errors import InvalidInput, StationNotConnected
-from borne.core.registry import ConnectionRegistry
+from borne.core.registry import ConnectionRegistry, StationConnection
 from borne.ocpp.model_base import OcppModel
 from borne.ocpp.versions import OcppVersion, models_of
 
@@ -48,7 +48,8 @@ class OcppOutbound:
                 f"{conn.ocpp_version}"
             )
         result = await conn.call(action, request.to_payload(), timeout=timeout)
-        return models_of(version).RESPONSES[action].model_validate(result)
+        response_model: type[OcppModel] = models_of(version).RESPONSES[action]
+        return response_model.model_validate(result)
 
     async def call_raw(
         self,
@@ -63,7 +64,7 @@ class OcppOutbound:
             raise InvalidInput(f"{action} is not an action of {conn.ocpp_version}")
         return await conn.call(action, payload, timeout=timeout)
 
-    def _connection(self, station_id: str) -> Any:
+    def _connection(self, station_id: str) -> StationConnection:
         conn = self._registry.get(station_id)
         if conn is None:
             raise StationNotConnected(f"station {station_id} is not connected")

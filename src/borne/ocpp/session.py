@@ -162,7 +162,7 @@ class OcppSession:
         action: str,
         payload: Mapping[str, Any],
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 (StationConnection contract)
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """Send a CALL to the station and return its CALLRESULT payload."""
         if self._closed:

@@ -20,17 +20,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from borne.core.db import Base
-from borne.core.types import UTCDateTime
+from borne.core.types import ExactDecimal, UTCDateTime
 
 # Integer primary keys: BIGINT on PostgreSQL, the rowid alias INTEGER on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -38,32 +35,6 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 ACTIVE = "active"
 ENDED = "ended"
 ENERGY_REGISTER = "Energy.Active.Import.Register"
-
-
-class ExactDecimal(TypeDecorator[Decimal]):
-    """An exact decimal on every backend: ``NUMERIC`` on PostgreSQL, text on SQLite.
-
-    SQLite's NUMERIC affinity turns decimals into binary floats; the text form keeps every digit
-    the meter sent. Arithmetic happens in Python, never in SQL, so both behave the same.
-    """
-
-    impl = Numeric
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(64))
-        return dialect.type_descriptor(Numeric(asdecimal=True))
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        return str(value) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 class Transaction(Base):

@@ -22,7 +22,7 @@ class DummyConnection:
     station_id = "CP-1"
     ocpp_version = "ocpp1.6"
 
-    async def call(self, action: str, payload: Any, *, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+    async def call(self, action: str, payload: Any, *, timeout: float | None = None) -> Any:
         raise AssertionError("no CSMS call expected")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:

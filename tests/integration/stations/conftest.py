@@ -28,7 +28,7 @@ class DummyConnection:
         action: str,
         payload: Mapping[str, Any],
         *,
-        timeout: float | None = None,  # noqa: ASYNC109
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         raise AssertionError("no CSMS call expected")
 

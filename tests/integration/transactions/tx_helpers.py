@@ -59,7 +59,7 @@ class _Conn:
         action: str,
         payload: Mapping[str, Any],
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 (the StationConnection protocol)
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         raise AssertionError("no CSMS call expected")
 

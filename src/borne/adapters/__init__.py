@@ -1,0 +1,1 @@
+"""Optional infrastructure (PostgreSQL helpers, NATS bus and registry); wired only by bootstrap."""

@@ -1,0 +1,191 @@
+"""Composition root: builds Borne's runtime once from settings. Tests reuse it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from borne.api_context import ApiContext
+from borne.app import create_app
+from borne.authorization import api as authorization_api
+from borne.authorization import ocpp_v16 as authorization_v16
+from borne.authorization import ocpp_v201 as authorization_v201
+from borne.core.bus import InProcessBus
+from borne.core.clock import SystemClock
+from borne.core.db import create_engine, create_session_factory
+from borne.core.deps import Deps
+from borne.core.group_commit import GroupCommitter
+from borne.core.registry import LocalRegistry
+from borne.core.supervisor import Supervisor
+from borne.core.uow import Database
+from borne.ocpp.gateway import OcppGateway
+from borne.ocpp.outbound import OcppOutbound
+from borne.ocpp.router import Router
+from borne.ocpp.throttle import FailureLimiter
+from borne.ocpp.versions import OcppVersion
+from borne.settings import Settings
+from borne.stations import api as stations_api
+from borne.stations import ocpp_v16 as stations_v16
+from borne.stations import ocpp_v201 as stations_v201
+from borne.stations.config import StationsConfig
+from borne.stations.directory import DatabaseStationDirectory
+from borne.transactions import api as transactions_api
+from borne.transactions import ocpp_v16 as transactions_v16
+from borne.transactions import ocpp_v201 as transactions_v201
+
+log = logging.getLogger(__name__)
+
+API_KEY_FILE = ".borne-api-key"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    deps: Deps
+    outbound: OcppOutbound
+    gateway: OcppGateway
+    app: FastAPI
+    routers: dict[OcppVersion, Router] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        self.deps.committer.start()
+        await self.gateway.start()
+
+    async def stop(self) -> None:
+        await self.gateway.stop()
+        await self.deps.committer.stop()
+        await self.deps.supervisor.shutdown()
+        await self.deps.db.dispose()
+
+
+def build_routers(deps: Deps, settings: Settings) -> dict[OcppVersion, Router]:
+    """Every domain's OCPP handlers, per version."""
+    stations_config = StationsConfig(
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+        pending_retry_interval_s=settings.pending_retry_interval_s,
+    )
+    v16, v201 = Router(OcppVersion.V16), Router(OcppVersion.V201)
+    stations_v16.register(v16, deps, stations_config)
+    stations_v201.register(v201, deps, stations_config)
+    authorization_v16.register(v16, deps)
+    authorization_v201.register(v201, deps)
+    transactions_v16.register(v16, deps)
+    transactions_v201.register(v201, deps)
+    return {OcppVersion.V16: v16, OcppVersion.V201: v201}
+
+
+def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> Runtime:
+    """Build everything; nothing runs until ``Runtime.start``."""
+    supervisor = Supervisor()
+    bus = InProcessBus(supervisor)
+    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    factory = create_session_factory(engine)
+    committer = GroupCommitter(
+        factory,
+        bus,
+        supervisor,
+        max_batch=settings.commit_batch_max,
+        max_wait_ms=settings.commit_batch_wait_ms,
+    )
+    clock = SystemClock()
+    registry = LocalRegistry()
+    deps = Deps(
+        db=Database(engine, factory, bus),
+        committer=committer,
+        clock=clock,
+        bus=bus,
+        registry=registry,
+        supervisor=supervisor,
+    )
+    routers = build_routers(deps, settings)
+    directory = DatabaseStationDirectory(
+        deps.db,
+        clock,
+        registration_policy=settings.registration_policy.value,
+        allow_unsecured=settings.allow_unsecured_stations,
+    )
+    gateway = OcppGateway(
+        routers,
+        directory,
+        registry,
+        FailureLimiter(settings.auth_max_failures, settings.auth_failure_window_s),
+        host=settings.ocpp_host,
+        port=settings.ocpp_port,
+        path_prefix=settings.ocpp_path_prefix,
+        max_frame_bytes=settings.ocpp_max_frame_bytes,
+        ping_interval_s=settings.ocpp_ping_interval_s,
+        ping_timeout_s=settings.ocpp_ping_timeout_s,
+        write_limit_bytes=settings.ocpp_write_limit_bytes,
+        send_timeout_s=settings.ocpp_send_timeout_s,
+        call_timeout_s=settings.ocpp_call_timeout_s,
+        call_queue_limit=settings.ocpp_call_queue_limit,
+    )
+    outbound = OcppOutbound(registry)
+    keys = api_keys if api_keys is not None else resolve_api_keys(settings)
+    app = create_app(
+        ApiContext(
+            deps=deps,
+            outbound=outbound,
+            api_keys=keys,
+            routers=[stations_api.router, authorization_api.router, transactions_api.router],
+        )
+    )
+    return Runtime(settings, deps, outbound, gateway, app, routers)
+
+
+def resolve_api_keys(settings: Settings) -> list[str]:
+    """The configured keys, or one generated on first start and kept in ``.borne-api-key``.
+
+    The key itself is never logged (R27); the log names the file that holds it.
+    """
+    keys = [k.get_secret_value() for k in settings.api_keys if k.get_secret_value()]
+    if keys:
+        return keys
+    path = Path(API_KEY_FILE)
+    if path.exists():
+        return [path.read_text().strip()]
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    log.warning("no BORNE_API_KEYS set: generated an operator API key in ./%s", API_KEY_FILE)
+    return [key]
+
+
+async def serve(settings: Settings) -> None:
+    """Run Borne until interrupted: OCPP gateway and operator API in one event loop."""
+    import uvicorn
+
+    runtime = build_runtime(settings)
+    await runtime.start()
+    config = uvicorn.Config(
+        runtime.app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    log.info(
+        "operator API on http://%s:%d/api/v1 (docs at /docs)", settings.api_host, settings.api_port
+    )
+    try:
+        await server.serve()
+    finally:
+        await runtime.stop()
+        await asyncio.sleep(0)
+
+
+def build_plain_database(settings: Settings) -> Database:
+    """A database handle for one-off commands (seeding) that need no running server."""
+    supervisor = Supervisor()
+    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    return Database(engine, create_session_factory(engine), InProcessBus(supervisor))
