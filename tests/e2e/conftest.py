@@ -1,0 +1,87 @@
+"""The real server for end-to-end tests: Borne's runtime on ephemeral loopback ports.
+
+The OCPP gateway and the operator API (uvicorn) listen on real sockets; tests drive them with
+independent clients (the ``ocpp`` package's ChargePoint, ``websockets``, ``httpx``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from borne.bootstrap import Runtime, build_runtime
+from borne.settings import Settings
+
+API_KEY = "e2e-operator-key"
+
+
+@dataclass
+class BorneServer:
+    runtime: Runtime
+    ocpp_url: str  # ws://127.0.0.1:<port>/ocpp  (append /<station_id>)
+    api_url: str  # http://127.0.0.1:<port>
+    api_key: str
+    http_server: uvicorn.Server
+    http_task: asyncio.Task[Any]
+
+    def api(self) -> httpx.AsyncClient:
+        """An HTTP client for the operator API, authenticated."""
+        return httpx.AsyncClient(
+            base_url=self.api_url + "/api/v1",
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=30,
+        )
+
+
+async def start_server(db_url: str, **overrides: Any) -> BorneServer:
+    settings = Settings(
+        database_url=db_url,
+        ocpp_port=0,
+        api_port=0,
+        commit_batch_wait_ms=0.5,
+        **overrides,
+    )
+    runtime = build_runtime(settings, api_keys=[API_KEY])
+    await runtime.start()
+    config = uvicorn.Config(
+        runtime.app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task
+        await asyncio.sleep(0.01)
+    api_port = server.servers[0].sockets[0].getsockname()[1]
+    borne = BorneServer(
+        runtime=runtime,
+        ocpp_url=f"ws://127.0.0.1:{runtime.gateway.port}/ocpp",
+        api_url=f"http://127.0.0.1:{api_port}",
+        api_key=API_KEY,
+        http_server=server,
+        http_task=task,
+    )
+    return borne
+
+
+async def stop_server(borne: BorneServer) -> None:
+    borne.http_server.should_exit = True
+    await asyncio.wait_for(borne.http_task, 10)
+    await borne.runtime.stop()
+
+
+@pytest.fixture
+async def borne_server(db_url: str) -> AsyncIterator[BorneServer]:
+    """Borne with registration policy ``reject`` (stations must be created first)."""
+    borne = await start_server(db_url)
+    try:
+        yield borne
+    finally:
+        await stop_server(borne)
