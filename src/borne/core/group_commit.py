@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borne.core.bus import EventBus
@@ -31,13 +32,30 @@ Work = Callable[["Batch"], Awaitable[Any]]
 
 @dataclass
 class Batch:
-    """What a work item sees: the shared session, and a place to record events."""
+    """What a work item sees: the shared session, and a place to record events.
+
+    ``defer_insert`` queues rows that the committer inserts with one executemany per table just
+    before the commit, so a hot-path item (meter values) costs no database round trip of its
+    own. Deferred rows are invisible to queries until ``flush``: an item that reads a table
+    others may have deferred into must ``await batch.flush()`` first.
+    """
 
     session: AsyncSession
     events: list[object] = field(default_factory=list)
+    _deferred: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
 
     def add_event(self, event: object) -> None:
         self.events.append(event)
+
+    def defer_insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._deferred.setdefault(table, []).extend(rows)
+
+    async def flush(self) -> None:
+        """Insert the deferred rows now (in the order they were deferred, per table)."""
+        deferred, self._deferred = self._deferred, {}
+        for table, rows in deferred.items():
+            await self.session.execute(insert(table), rows)
 
 
 @dataclass
@@ -128,6 +146,7 @@ class GroupCommitter:
                     results.append(None)
                     continue
                 results.append(await item.work(batch))
+            await batch.flush()
             await session.commit()
             return results, batch.events
 

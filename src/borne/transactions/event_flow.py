@@ -90,6 +90,8 @@ async def record_transaction_event(
 ) -> TxEventResult:
     s = batch.session
     if ev.event_type == "Updated":
+        if cached is None:
+            await batch.flush()
         info = cached or await load_info(s, ev.station_id, ev.transaction_id)
         if info is not None:
             return await _updated(batch, ev, info, now)
@@ -146,6 +148,7 @@ async def record_transaction_event(
     result = await store_samples(batch, owner, ev.samples, now=now, info=window, extra_flags=extra)
     if ev.event_type == "Ended" and not was_ended:
         stop = pick_stop_wh(ev.samples)
+        await batch.flush()
         if stop is None:
             last = await register_reading(s, tx.id, last=True)
             stop = None if last is None else last[1]

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, case, insert, select
+from sqlalchemy import Table, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.core.group_commit import Batch
@@ -44,16 +44,14 @@ class Owner:
     transaction_pk: int | None = None
 
 
-async def insert_samples(
-    session: AsyncSession,
+def sample_rows(
     owner: Owner,
     samples: Sequence[SampleIn],
     flags: Sequence[Sequence[str]],
     received_at: datetime,
-) -> None:
-    if not samples:
-        return
-    rows: list[dict[str, Any]] = [
+) -> list[dict[str, Any]]:
+    """The ``meter_values`` rows of ``samples``, inserted by the committer in one executemany."""
+    return [
         {
             "transaction_pk": owner.transaction_pk,
             "transaction_id": owner.transaction_id,
@@ -76,7 +74,6 @@ async def insert_samples(
         }
         for s, f in zip(samples, flags, strict=True)
     ]
-    await session.execute(insert(_TABLE), rows)
 
 
 async def store_samples(
@@ -91,7 +88,7 @@ async def store_samples(
     """Assess, flag and insert ``samples``; marks the transaction when they are implausible."""
     result = assess(samples, now, None if info is None else info.window)
     flags = [[*f, *extra_flags] for f in result.flags] if extra_flags else result.flags
-    await insert_samples(batch.session, owner, samples, flags, now)
+    batch.defer_insert(_TABLE, sample_rows(owner, samples, flags, now))
     tx_flags = [f for f in _TX_LEVEL_FLAGS if f in result.any_flags]
     if tx_flags and owner.transaction_pk is not None:
         tx = await batch.session.get(Transaction, owner.transaction_pk)
@@ -198,6 +195,7 @@ async def record_meter_values(
     """
     info = cached
     if owner.transaction_id is not None and info is None:
+        await batch.flush()
         info = await load_info(batch.session, owner.station_id, owner.transaction_id)
     extra: tuple[str, ...] = ()
     if info is not None:
