@@ -118,7 +118,12 @@ def simulate(  # noqa: PLR0917 (typer maps each option to a parameter)
         str | None, typer.Option(help="Station id prefix (default SIM16- / SIM201-).")
     ] = None,
     password: Annotated[str | None, typer.Option(help="HTTP Basic password.")] = None,
-    id_tag: Annotated[str, typer.Option(help="Driver id tag used to charge.")] = "SIMTAG0001",
+    id_tag: Annotated[
+        str | None,
+        typer.Option(
+            help="Driver id tag; {index} = station number (default T16-/T201-{index:04d})."
+        ),
+    ] = None,
     sessions: Annotated[int, typer.Option(help="Sessions per station; 0 = continuous.")] = 1,
     session_duration: Annotated[float, typer.Option(help="Seconds per session.")] = 30.0,
     meter_interval: Annotated[float, typer.Option(help="Seconds between meter values.")] = 5.0,
@@ -132,6 +137,7 @@ def simulate(  # noqa: PLR0917 (typer maps each option to a parameter)
         console.print("[red]--ocpp must be 1.6 or 2.0.1[/red]")
         raise typer.Exit(2)
     prefix = id_prefix or ("SIM16-" if ocpp == "1.6" else "SIM201-")
+    tag = id_tag or ("T16-{index:04d}" if ocpp == "1.6" else "T201-{index:04d}")
     try:
         cfg = SimulationConfig(
             url=url,
@@ -139,7 +145,7 @@ def simulate(  # noqa: PLR0917 (typer maps each option to a parameter)
             ocpp_version=ocpp,  # type: ignore[arg-type]
             id_prefix=prefix,
             password=password,
-            id_tag=id_tag,
+            id_tag=tag,
             sessions=None if sessions == 0 else sessions,
             session_duration=session_duration,
             meter_interval=meter_interval,

@@ -13,12 +13,16 @@ from borne.core.uow import Database, UnitOfWork
 from borne.stations import admin
 
 # Unsecured (profile 0) so `borne simulate` connects without credentials; one secured station
-# shows security profile 1. The simulator names its stations SIM16-0001… and SIM201-0001….
-DEMO_STATIONS_V16 = [f"SIM16-{i:04d}" for i in range(1, 4)]
-DEMO_STATIONS_V201 = [f"SIM201-{i:04d}" for i in range(1, 4)]
+# shows security profile 1. `borne simulate` names its stations SIM16-0001… / SIM201-0001… and
+# gives station N the tag T16-000N / T201-000N, so simulated stations never share a tag.
+DEMO_COUNT = 5
+DEMO_STATIONS_V16 = [f"SIM16-{i:04d}" for i in range(1, DEMO_COUNT + 1)]
+DEMO_STATIONS_V201 = [f"SIM201-{i:04d}" for i in range(1, DEMO_COUNT + 1)]
 SECURE_STATION = "DEMO-SECURE-01"
 SECURE_PASSWORD = "demo-password-0123456789"  # demo only; real stations get their own
 DEMO_TOKENS = {
+    **{f"T16-{i:04d}": "Accepted" for i in range(1, DEMO_COUNT + 1)},
+    **{f"T201-{i:04d}": "Accepted" for i in range(1, DEMO_COUNT + 1)},
     "SIMTAG0001": "Accepted",
     "DEMO-TAG-1": "Accepted",
     "DEMO-TAG-2": "Accepted",

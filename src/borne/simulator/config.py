@@ -26,6 +26,8 @@ class SimulationConfig:
     first_index: int = 1
     password: str | None = None
     id_tag: str = "SIMTAG0001"
+    """Driver tag; ``{index}`` is replaced by the station's number (``"T-{index:04d}"``), so
+    several stations do not charge with one tag at once (a CSMS answers ConcurrentTx)."""
     connectors: int = 1
     meter_interval: float = 10.0
     heartbeat_interval: float | None = None
@@ -54,6 +56,10 @@ class SimulationConfig:
     model: str = "SimStation"
     firmware_version: str = "sim-1.0"
     seed: int | None = None
+
+    def tag_for(self, index: int) -> str:
+        """The id tag station ``index`` charges with."""
+        return self.id_tag.format(index=index) if "{" in self.id_tag else self.id_tag
 
     def __post_init__(self) -> None:
         if self.ocpp_version not in SUPPORTED_VERSIONS:

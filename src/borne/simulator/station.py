@@ -59,6 +59,7 @@ class SimStation:
     def _init_station(self, cfg: SimulationConfig, index: int) -> None:
         self.cfg = cfg
         self.station_id = cfg.station_id(index)
+        self.id_tag = cfg.tag_for(index)
         self.report = StationReport(self.station_id)
         self.rng = random.Random(None if cfg.seed is None else cfg.seed * 100_003 + index)
         self.connectors: dict[int, Connector] = {
@@ -236,7 +237,7 @@ class SimStation:
                 continue
             if self._sessions_left is not None:
                 self._sessions_left -= 1
-            task = self.start_session(c, self.cfg.id_tag)
+            task = self.start_session(c, self.id_tag)
             await asyncio.wait({task})
             if self._sessions_left != 0:
                 await asyncio.sleep(self.cfg.pause_between_sessions)
