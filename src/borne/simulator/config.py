@@ -58,8 +58,10 @@ class SimulationConfig:
     seed: int | None = None
 
     def tag_for(self, index: int) -> str:
-        """The id tag station ``index`` charges with."""
-        return self.id_tag.format(index=index) if "{" in self.id_tag else self.id_tag
+        """The id tag station ``index`` (0-based) charges with; numbered like its station id."""
+        if "{" not in self.id_tag:
+            return self.id_tag
+        return self.id_tag.format(index=self.first_index + index)
 
     def __post_init__(self) -> None:
         if self.ocpp_version not in SUPPORTED_VERSIONS:
