@@ -7,10 +7,13 @@ state changes are guarded in SQL.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from borne.transactions.samples import Window
 
@@ -42,10 +45,67 @@ class TxInfo:
         )
 
 
+# seqNos tracked per transaction below the highest one seen; older ones are checked in SQL.
+SEQ_WINDOW = 256
+SeqState = Literal["new", "duplicate", "pending", "unknown"]
+
+
+class SeqTracker:
+    """Which 2.0.1 seqNos of one transaction are committed, so the hot path needs no query.
+
+    Built from the event log (the highest ``SEQ_WINDOW`` seqNos), then updated only after each
+    commit. Every seqNo above ``high - SEQ_WINDOW`` that was ever committed is in ``seen``, so
+    such a seqNo not in ``seen`` is new; below that window the answer is ``"unknown"`` and the
+    caller falls back to the database check. A seqNo being committed right now is ``pending``:
+    its duplicate waits for the outcome instead of guessing.
+    """
+
+    __slots__ = ("high", "pending", "seen")
+
+    def __init__(self, seq_nos: Iterable[int]) -> None:
+        seqs = list(seq_nos)
+        self.high = max(seqs, default=-1)
+        self.seen = {n for n in seqs if n > self.high - SEQ_WINDOW}
+        self.pending: dict[int, asyncio.Future[None]] = {}
+
+    def classify(self, seq_no: int) -> SeqState:
+        if seq_no in self.seen:
+            return "duplicate"
+        if seq_no in self.pending:
+            return "pending"
+        if seq_no > self.high - SEQ_WINDOW:
+            return "new"
+        return "unknown"
+
+    def reserve(self, seq_no: int) -> None:
+        self.pending[seq_no] = asyncio.get_running_loop().create_future()
+
+    def release(self, seq_no: int, *, committed: bool) -> None:
+        fut = self.pending.pop(seq_no, None)
+        if committed:
+            self.seen.add(seq_no)
+            if seq_no > self.high:
+                self.high = seq_no
+                if len(self.seen) > 2 * SEQ_WINDOW:
+                    floor = self.high - SEQ_WINDOW
+                    self.seen = {n for n in self.seen if n > floor}
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+
 class TxCache:
     def __init__(self, max_entries: int = 50_000) -> None:
         self._entries: OrderedDict[Key, TxInfo] = OrderedDict()
+        self._seqs: dict[Key, SeqTracker] = {}
         self._max = max_entries
+
+    def seqs(self, key: Key) -> SeqTracker | None:
+        return self._seqs.get(key)
+
+    def put_seqs(self, key: Key, seq_nos: Iterable[int]) -> None:
+        """Start tracking ``key``'s seqNos (its entry must be cached)."""
+        if key in self._entries:
+            self._seqs[key] = SeqTracker(seq_nos)
 
     def get(self, key: Key) -> TxInfo | None:
         info = self._entries.get(key)
@@ -59,10 +119,12 @@ class TxCache:
         self._entries[key] = info
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+            old, _ = self._entries.popitem(last=False)
+            self._seqs.pop(old, None)
 
     def discard(self, key: Key) -> None:
         self._entries.pop(key, None)
+        self._seqs.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -15,8 +15,11 @@ Rules (R8, R13, R14):
   meter stop = the Ended message's ``Transaction.End`` register, else its latest register, else
   the latest stored register by timestamp; meter start if Started carried none = the stored
   ``Transaction.Begin`` or earliest register.
-- Hot path (Updated, transaction cached): one INSERT into the event log, one multi-row INSERT of
-  the samples, and an UPDATE only when chargingState, remoteStartId or a first token change.
+- Hot path (Updated, transaction and its recent seqNos cached, see ``cache.SeqTracker``): the
+  seqNo is known to be new without a query, so the event-log row and the samples are deferred
+  to the batch's executemany; an UPDATE only when chargingState, remoteStartId or a first token
+  change. Otherwise the event is logged with ``ON CONFLICT DO NOTHING … RETURNING`` and the
+  transaction's recent seqNos are read back so the next event can take the hot path.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.authorization.service import token_key
 from borne.core.group_commit import Batch
-from borne.transactions.cache import TxInfo
+from borne.transactions.cache import SEQ_WINDOW, TxInfo
 from borne.transactions.meter_values import (
     Owner,
     find_transaction,
@@ -83,9 +86,34 @@ class TxEventResult:
     auth: Authorization | None
     info: TxInfo
     duplicate: bool
+    # The transaction's highest logged seqNos, read on the slow path to seed the cache's tracker.
+    seq_nos: tuple[int, ...] | None = None
 
 
 async def record_transaction_event(
+    batch: Batch,
+    ev: TxEventIn,
+    *,
+    now: datetime,
+    cached: TxInfo | None,
+    seq_is_new: bool = False,
+) -> TxEventResult:
+    """Apply one TransactionEvent. ``seq_is_new``: the caller's tracker proved the seqNo unseen
+    (only with ``cached``), so the event log needs no conflict check."""
+    if seq_is_new and cached is not None and ev.event_type == "Updated":
+        return await _updated(batch, ev, cached, now, seq_is_new=True)
+    result = await _record(batch, ev, now=now, cached=cached)
+    await batch.flush()
+    rows = await batch.session.execute(
+        select(_LOG.c.seq_no)
+        .where(_LOG.c.transaction_pk == result.info.pk)
+        .order_by(_LOG.c.seq_no.desc())
+        .limit(SEQ_WINDOW)
+    )
+    return replace(result, seq_nos=tuple(rows.scalars()))
+
+
+async def _record(
     batch: Batch, ev: TxEventIn, *, now: datetime, cached: TxInfo | None
 ) -> TxEventResult:
     s = batch.session
@@ -173,10 +201,14 @@ async def record_transaction_event(
     return TxEventResult(auth, info, False)
 
 
-async def _updated(batch: Batch, ev: TxEventIn, info: TxInfo, now: datetime) -> TxEventResult:
+async def _updated(
+    batch: Batch, ev: TxEventIn, info: TxInfo, now: datetime, *, seq_is_new: bool = False
+) -> TxEventResult:
     """The hot path: a known transaction, an Updated event."""
     s = batch.session
-    if not await _log_event(s, info.pk, ev, now):
+    if seq_is_new:
+        batch.defer_insert(_LOG, [_log_row(info.pk, ev, now)])
+    elif not await _log_event(s, info.pk, ev, now):
         auth = None
         if ev.id_token:
             auth = await authorize(s, ev.id_token, now=now, concurrency=False)
@@ -263,24 +295,29 @@ async def _auth_again(
     return auth
 
 
+def _log_row(pk: int, ev: TxEventIn, now: datetime) -> dict[str, Any]:
+    return {
+        "transaction_pk": pk,
+        "seq_no": ev.seq_no,
+        "event_type": ev.event_type,
+        "trigger_reason": ev.trigger_reason,
+        "timestamp": ev.timestamp,
+        "offline": ev.offline,
+        "charging_state": ev.charging_state,
+        "id_token": ev.id_token,
+        "received_at": now,
+    }
+
+
+_LOG_ONCE = {
+    name: dialect.insert(_LOG)
+    .on_conflict_do_nothing(index_elements=["transaction_pk", "seq_no"])
+    .returning(_LOG.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 async def _log_event(s: AsyncSession, pk: int, ev: TxEventIn, now: datetime) -> bool:
     """Log the event; False if (transaction, seqNo) was already there."""
-    dialect = s.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(_LOG)
-        .values(
-            transaction_pk=pk,
-            seq_no=ev.seq_no,
-            event_type=ev.event_type,
-            trigger_reason=ev.trigger_reason,
-            timestamp=ev.timestamp,
-            offline=ev.offline,
-            charging_state=ev.charging_state,
-            id_token=ev.id_token,
-            received_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["transaction_pk", "seq_no"])
-        .returning(_LOG.c.id)
-    )
-    return (await s.execute(stmt)).first() is not None
+    stmt = _LOG_ONCE["postgresql" if s.get_bind().dialect.name == "postgresql" else "sqlite"]
+    return (await s.execute(stmt, _log_row(pk, ev, now))).first() is not None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 
 from borne.core.deps import Deps
 from borne.core.group_commit import Batch
@@ -10,7 +12,7 @@ from borne.ocpp.context import CallContext
 from borne.ocpp.router import Router
 from borne.ocpp.v201 import models as v201
 from borne.transactions import service
-from borne.transactions.cache import TxCache
+from borne.transactions.cache import Key, TxCache
 from borne.transactions.event_flow import TxEventIn, TxEventResult, record_transaction_event
 from borne.transactions.meter_values import MeterValuesResult, Owner
 from borne.transactions.models import ENERGY_REGISTER
@@ -88,16 +90,43 @@ def register(router: Router, deps: Deps) -> None:
             samples=samples_of(req.meter_value or ()),
         )
         key = (ctx.station_id, ev.transaction_id)
-        cached = cache.get(key)
-
-        async def work(batch: Batch) -> TxEventResult:
-            return await record_transaction_event(batch, ev, now=now, cached=cached)
-
-        result = await deps.committer.submit(work)
-        cache.put(key, result.info)
+        result = await record(key, ev, now)
         return v201.TransactionEventResponse(
             id_token_info=None if result.auth is None else id_token_info(result.auth)
         )
+
+    async def record(key: Key, ev: TxEventIn, now: datetime) -> TxEventResult:
+        """Record ``ev``, taking the query-free path when the cache proves its seqNo new."""
+        cached = cache.get(key)
+        seqs = cache.seqs(key) if cached is not None and ev.event_type == "Updated" else None
+        state = "unknown" if seqs is None else seqs.classify(ev.seq_no)
+        while seqs is not None and state == "pending":
+            # The same event is being committed from another connection: wait for its outcome.
+            await asyncio.shield(seqs.pending[ev.seq_no])
+            state = seqs.classify(ev.seq_no)
+        if cached is not None and state == "duplicate" and not ev.id_token:
+            return TxEventResult(None, cached, True)  # R14: acknowledged, nothing applied again
+        seq_is_new = state == "new"
+
+        async def work(batch: Batch) -> TxEventResult:
+            return await record_transaction_event(
+                batch, ev, now=now, cached=cached, seq_is_new=seq_is_new
+            )
+
+        if seqs is not None and seq_is_new:
+            seqs.reserve(ev.seq_no)
+            committed = False
+            try:
+                result = await deps.committer.submit(work)
+                committed = True
+            finally:
+                seqs.release(ev.seq_no, committed=committed)
+        else:
+            result = await deps.committer.submit(work)
+        cache.put(key, result.info)
+        if result.seq_nos is not None:
+            cache.put_seqs(key, result.seq_nos)
+        return result
 
     async def meter_values(
         ctx: CallContext, req: v201.MeterValuesRequest
