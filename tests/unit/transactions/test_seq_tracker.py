@@ -30,7 +30,7 @@ async def test_pending_until_released_then_duplicate_only_if_committed() -> None
     assert t.classify(1) == "duplicate"
 
 
-def test_window_is_pruned_but_recent_seqs_stay_known() -> None:
+async def test_window_is_pruned_but_recent_seqs_stay_known() -> None:
     t = SeqTracker([])
     for n in range(3 * SEQ_WINDOW):
         t.reserve(n)
