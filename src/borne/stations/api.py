@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from borne.api_context import ApiContext, get_context
 from borne.api_errors import error_responses
-from borne.stations import admin
+from borne.stations import admin, rotation
 from borne.stations.admin import StationView
 from borne.stations.schemas import (
     PRINTABLE,
@@ -26,6 +26,8 @@ from borne.stations.schemas import (
     NotificationKind,
     NotificationOut,
     PageOut,
+    PasswordRotationIn,
+    PasswordRotationOut,
     RegistrationStatus,
     ReportedVariableOut,
     SecurityEventOut,
@@ -158,6 +160,30 @@ async def delete_station(station_id: StationId, ctx: Context) -> None:
     async with ctx.deps.db.unit_of_work() as uow:
         await admin.delete_station(uow, station_id=station_id)
         await uow.commit()
+
+
+@router.post(
+    "/{station_id}/password-rotation",
+    summary="Send a new HTTP Basic password to the connected station",
+    description="The new password is stored as pending, then sent to the station (1.6 "
+    "ChangeConfiguration AuthorizationKey, 2.0.1 SetVariables SecurityCtrlr.BasicAuthPassword). "
+    "If the station accepts, the current password stays valid until the station logs in with "
+    "the new one, which then replaces it; if it refuses, the new password is dropped (R24). "
+    "Not connected → 409; the station's CALLERROR → 502; no answer in time → 504, the new "
+    "password then stays pending beside the current one.",
+    responses=error_responses(404, 409, 502, 503, 504),
+)
+async def rotate_password(
+    station_id: StationId, body: PasswordRotationIn, ctx: Context
+) -> PasswordRotationOut:
+    result = await rotation.rotate_password(
+        ctx.deps.db,
+        ctx.outbound,
+        station_id=station_id,
+        new_password=body.new_password.get_secret_value(),
+        now=ctx.deps.clock.now(),
+    )
+    return PasswordRotationOut.of(result)
 
 
 @router.get(

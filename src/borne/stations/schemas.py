@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from borne.stations import passwords
 from borne.stations.admin import StationView
 from borne.stations.models import ConnectorStatus, ReportedVariable
+from borne.stations.rotation import RotationResult
 from borne.stations.unit import Page
 
 T = TypeVar("T")
@@ -84,6 +85,42 @@ class StationPatch(Body):
         None, description="replaces the current password at once (cancels a pending rotation)"
     )
     leniency: list[LeniencyFlag] | None = Field(None, max_length=32)
+
+
+class PasswordRotationIn(Body):
+    new_password: Password = Field(
+        description="write-only, 16 to 40 printable ASCII characters without spaces; sent to "
+        "the station, stored salted and hashed, never returned"
+    )
+
+
+class PasswordRotationOut(BaseModel):
+    """The station's answer to the new password (R24)."""
+
+    station_id: str
+    ocpp_version: str
+    action: str = Field(description="ChangeConfiguration (1.6) or SetVariables (2.0.1)")
+    status: str = Field(
+        description="the station's answer: Accepted, RebootRequired, Rejected, NotSupported..."
+    )
+    accepted: bool = Field(description="whether the station will use the new password")
+    password_rotation_pending: bool = Field(
+        description="the new password is valid beside the current one until the station logs "
+        "in with it; then the current one is retired"
+    )
+    reason: str | None = Field(None, description="2.0.1 statusInfo.reasonCode")
+
+    @classmethod
+    def of(cls, result: RotationResult) -> PasswordRotationOut:
+        return cls(
+            station_id=result.station_id,
+            ocpp_version=result.ocpp_version.value,
+            action=result.action,
+            status=result.status,
+            accepted=result.accepted,
+            password_rotation_pending=result.pending,
+            reason=result.reason,
+        )
 
 
 class Out(BaseModel):
