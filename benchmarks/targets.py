@@ -137,6 +137,7 @@ def start_borne(host: str = "127.0.0.1", timeout: float = 60.0) -> RunningTarget
     with log_path.open("w") as log:
         migrate = subprocess.run(
             [sys.executable, "-m", "borne", "migrate"],
+            cwd=path,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -150,6 +151,7 @@ def start_borne(host: str = "127.0.0.1", timeout: float = 60.0) -> RunningTarget
     with log_path.open("a") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", "borne", "run"],
+            cwd=path,  # its generated API key file stays in the temporary directory
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

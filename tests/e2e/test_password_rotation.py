@@ -301,3 +301,15 @@ async def test_r24_rotation_errors(borne_server: BorneServer) -> None:
     async with httpx.AsyncClient(base_url=borne_server.api_url + "/api/v1") as anonymous:
         r = await anonymous.post(_path(station_id), json={"new_password": NEW_PASSWORD})
         assert r.status_code == 401
+
+
+async def test_r24_profile_0_station_cannot_rotate(borne_server: BorneServer) -> None:
+    """Profile 0 logs in without a password, so a rotated one could never be confirmed."""
+    async with borne_server.api() as api:
+        await create_station(api, "OPEN-1", profile=0)
+        async with connect16(borne_server, "OPEN-1", None) as cp:
+            await cp.boot()
+            r = await _rotate(api, "OPEN-1", NEW_PASSWORD)
+            assert r.status_code == 422
+            assert "profile 0" in r.json()["error"]["message"]
+            assert cp.calls["ChangeConfiguration"] == []

@@ -122,6 +122,7 @@ async def get_configuration(
 async def change_configuration(
     station_id: StationId, body: ChangeConfigurationIn, ctx: Context
 ) -> CommandOut:
+    service.refuse_credential_change(key=body.key)
     result = await service.change_configuration(
         ctx.outbound, station_id, key=body.key, value=body.value
     )
@@ -138,9 +139,9 @@ async def get_variables(station_id: StationId, body: GetVariablesIn, ctx: Contex
 
 @router.post("/set-variables", summary="Set device-model variables (OCPP 2.0.1)")
 async def set_variables(station_id: StationId, body: SetVariablesIn, ctx: Context) -> VariablesOut:
-    result = await service.set_variables(
-        ctx.outbound, station_id, items=[v.item() for v in body.variables]
-    )
+    items = [v.item() for v in body.variables]
+    service.refuse_credential_change(variables=items)
+    result = await service.set_variables(ctx.outbound, station_id, items=items)
     return VariablesOut.of_variables(result)
 
 
@@ -192,6 +193,7 @@ async def data_transfer(
     "sent; a refused payload or an action the station's version lacks → 422.",
 )
 async def raw_call(station_id: StationId, body: RawCallIn, ctx: Context) -> RawCallOut:
+    service.refuse_credential_change(action=body.action, payload=body.payload)
     result = await service.send_raw(
         ctx.outbound, station_id, action=body.action, payload=body.payload
     )

@@ -32,7 +32,7 @@ from borne.commands.results import (
     VariableSet,
     VariablesResult,
 )
-from borne.core.errors import StationNotConnected
+from borne.core.errors import InvalidInput, StationNotConnected
 from borne.ocpp.outbound import OcppOutbound
 from borne.ocpp.versions import OcppVersion
 
@@ -398,3 +398,40 @@ async def send_raw(
     version = _version(outbound, station_id)
     answer = await outbound.call_raw(station_id, action, payload, timeout=call_timeout)
     return RawResult(station_id=station_id, ocpp_version=version, action=action, raw=answer)
+
+
+# Station credentials change only through password rotation (stations.rotation), which stores the
+# new password before sending it. Sent any other way, the station would adopt a password Borne
+# does not know and be refused at its next login.
+_ROTATION_HINT = "station passwords change through POST /api/v1/stations/{id}/password-rotation"
+
+
+def _is_password_variable(component: str, variable: str) -> bool:
+    return component.lower() == "securityctrlr" and variable.lower() == "basicauthpassword"
+
+
+def refuse_credential_change(
+    *,
+    key: str | None = None,
+    variables: list[VariableSet] | None = None,
+    action: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Raise ``InvalidInput`` when an operator command would set the station's password."""
+    keys = [key] if key is not None else []
+    pairs = [(v.ref.component, v.ref.variable) for v in variables or []]
+    if action == "ChangeConfiguration" and payload is not None:
+        keys.append(str(payload.get("key", "")))
+    if action == "SetVariables" and payload is not None:
+        for item in payload.get("setVariableData") or []:
+            if isinstance(item, dict):
+                pairs.append(
+                    (
+                        str((item.get("component") or {}).get("name", "")),
+                        str((item.get("variable") or {}).get("name", "")),
+                    )
+                )
+    if any(k.lower() == "authorizationkey" for k in keys) or any(
+        _is_password_variable(c, v) for c, v in pairs
+    ):
+        raise InvalidInput(_ROTATION_HINT, details={"reason": "credential_change"})

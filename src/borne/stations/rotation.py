@@ -91,6 +91,13 @@ async def rotate_password(
         raise StationNotConnected(f"station {station_id} is not connected")
     async with db.unit_of_work() as uow:
         station = await uow.session.get(Station, station_id)
+        if station is not None and station.security_profile == 0:
+            # Profile 0 logs in without credentials, so a pending password would never be
+            # confirmed; the operator sets profile 1 and a password with PATCH instead.
+            raise InvalidInput(
+                f"station {station_id} uses security profile 0 (no password); "
+                "give it profile 1 and a password first"
+            )
         previous = None if station is None else station.pending_password_hash
         await admin.set_pending_password(
             uow,

@@ -559,3 +559,67 @@ async def test_raw_refusals_are_422(
     assert response.status_code == 422
     assert error_of(response)["code"] == code
     assert fake.calls == []
+
+
+# --- credentials change only through password rotation ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "command", "body"),
+    [
+        (V16, "change-configuration", {"key": "AuthorizationKey", "value": "x" * 20}),
+        (
+            V16,
+            "raw",
+            {
+                "action": "ChangeConfiguration",
+                "payload": {"key": "authorizationkey", "value": "x" * 20},
+            },
+        ),
+        (
+            V201,
+            "set-variables",
+            {
+                "variables": [
+                    {
+                        "component": "SecurityCtrlr",
+                        "variable": "BasicAuthPassword",
+                        "value": "x" * 20,
+                    }
+                ]
+            },
+        ),
+        (
+            V201,
+            "raw",
+            {
+                "action": "SetVariables",
+                "payload": {
+                    "setVariableData": [
+                        {
+                            "attributeValue": "x" * 20,
+                            "component": {"name": "SecurityCtrlr"},
+                            "variable": {"name": "BasicAuthPassword"},
+                        }
+                    ]
+                },
+            },
+        ),
+    ],
+)
+async def test_station_password_cannot_be_set_by_generic_commands(
+    client: httpx.AsyncClient,
+    deps: Deps,
+    version: OcppVersion,
+    command: str,
+    body: dict[str, Any],
+) -> None:
+    """A password Borne has not stored would lock the station out at its next login."""
+    fake = station(deps, version, {"ChangeConfiguration": {"status": "Accepted"}})
+
+    response = await client.post(url(command), json=body, headers=AUTH)
+
+    assert response.status_code == 422
+    error = error_of(response)
+    assert "password-rotation" in error["message"]
+    assert fake.calls == []
