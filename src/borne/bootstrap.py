@@ -126,6 +126,9 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
         send_timeout_s=settings.ocpp_send_timeout_s,
         call_timeout_s=settings.ocpp_call_timeout_s,
         call_queue_limit=settings.ocpp_call_queue_limit,
+        max_concurrent_admissions=settings.ocpp_max_concurrent_admissions,
+        max_pending_admissions=settings.ocpp_max_pending_admissions,
+        max_connections=settings.ocpp_max_connections,
     )
     outbound = OcppOutbound(registry)
     keys = api_keys if api_keys is not None else resolve_api_keys(settings)

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     # Bytes buffered towards a station before sends wait (R21); a send blocked longer is dropped.
     ocpp_write_limit_bytes: int = 65_536
     ocpp_send_timeout_s: float = 30.0
+    # Admission back-pressure (R20): upgrades checked at once (database read, password hash),
+    # upgrades waiting for a turn; beyond them, and past the connection cap (0: none), HTTP 503
+    # with Retry-After.
+    ocpp_max_concurrent_admissions: int = Field(default=64, ge=1)
+    ocpp_max_pending_admissions: int = Field(default=1000, ge=0)
+    ocpp_max_connections: int = Field(default=0, ge=0)
     heartbeat_interval_s: int = 300
     pending_retry_interval_s: int = 60
     registration_policy: RegistrationPolicy = RegistrationPolicy.REJECT
