@@ -110,6 +110,7 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
         clock,
         registration_policy=settings.registration_policy.value,
         allow_unsecured=settings.allow_unsecured_stations,
+        committer=committer,
     )
     gateway = OcppGateway(
         routers,

@@ -27,6 +27,10 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     if json:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
+    elif not sys.stderr.isatty():
+        # To a file or a pipe: plain lines, far cheaper than rich's layout under load.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         from rich.logging import RichHandler
 

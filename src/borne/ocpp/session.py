@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -76,8 +76,6 @@ log = logging.getLogger(__name__)
 SendFn = Callable[[str], Awaitable[None]]
 CloseFn = Callable[[int, str], Awaitable[None]]
 Now = Callable[[], datetime]
-
-_STOP = object()
 
 
 def _utcnow() -> datetime:
@@ -131,7 +129,9 @@ class OcppSession:
         # Inbound: ids queued or being handled → action; recent CALLRESULTs: id → (action, text).
         self._in_progress: dict[str, str] = {}
         self._replies: OrderedDict[str, tuple[str, str]] = OrderedDict()
-        self._inbox: asyncio.Queue[Call | object] = asyncio.Queue()
+        # CALLs waiting for the worker. The deque and the worker task exist only while there is
+        # work: an idle connection carries neither (R20/R21 memory per station).
+        self._inbox: deque[Call] | None = None
         self._worker: asyncio.Task[None] | None = None
         # Outbound: the one outstanding call, and how many wait behind it.
         self._call_lock = asyncio.Lock()
@@ -243,7 +243,6 @@ class OcppSession:
             pending.future.set_exception(
                 StationNotConnected(f"station {self._station_id} disconnected")
             )
-        self._inbox.put_nowait(_STOP)
 
     async def wait_closed(self, grace_s: float = 5.0) -> None:
         """Wait for the worker to finish its current CALL; cancel it after ``grace_s``."""
@@ -298,44 +297,52 @@ class OcppSession:
             )
             return
         self._in_progress[mid] = frame.action
-        self._inbox.put_nowait(frame)
+        if self._inbox is None:
+            self._inbox = deque()
+        self._inbox.append(frame)
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(
                 self._work(), name=f"ocpp-session-{self._station_id}"
             )
 
     async def _work(self) -> None:
-        inbox = self._inbox
+        """Handle queued CALLs in arrival order; ends when the queue is empty (restarted by the
+        next CALL) or after the CALL in hand once the connection is lost."""
+        try:
+            inbox = self._inbox
+            while inbox and not self._closed:
+                await self._handle(inbox.popleft())
+        finally:
+            self._worker = None
+            if not self._inbox:
+                self._inbox = None
+
+    async def _handle(self, item: Call) -> None:
         dispatch = self._dispatcher.dispatch
-        while True:
-            item = await inbox.get()
-            if self._closed or item is _STOP:
-                return
-            assert isinstance(item, Call)
-            mid = item.message_id
-            ctx = CallContext(
-                station_id=self._station_id,
-                version=self._version,
-                message_id=mid,
-                received_at=self._now(),
-                connection=self,
-                state=self.state,
+        mid = item.message_id
+        ctx = CallContext(
+            station_id=self._station_id,
+            version=self._version,
+            message_id=mid,
+            received_at=self._now(),
+            connection=self,
+            state=self.state,
+        )
+        try:
+            reply = await dispatch(ctx, item.action, item.payload)
+        except Exception:  # dispatch answers everything; this is a last resort
+            log.exception("station %s: %s dispatch failed", self._station_id, item.action)
+            reply = self._dispatcher.error(
+                mid, ErrorCode.INTERNAL_ERROR, f"{item.action} could not be processed"
             )
-            try:
-                reply = await dispatch(ctx, item.action, item.payload)
-            except Exception:  # dispatch answers everything; this is a last resort
-                log.exception("station %s: %s dispatch failed", self._station_id, item.action)
-                reply = self._dispatcher.error(
-                    mid, ErrorCode.INTERNAL_ERROR, f"{item.action} could not be processed"
-                )
-            if reply.ok:
-                replies = self._replies
-                replies[mid] = (item.action, reply.text)
-                replies.move_to_end(mid)
-                if len(replies) > self._cache_size:
-                    replies.popitem(last=False)
-            del self._in_progress[mid]
-            await self._safe_send(reply.text)
+        if reply.ok:
+            replies = self._replies
+            replies[mid] = (item.action, reply.text)
+            replies.move_to_end(mid)
+            if len(replies) > self._cache_size:
+                replies.popitem(last=False)
+        del self._in_progress[mid]
+        await self._safe_send(reply.text)
 
     async def _reply(self, reply: Reply) -> None:
         await self._safe_send(reply.text)

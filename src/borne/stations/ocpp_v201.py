@@ -54,9 +54,11 @@ class _Handlers:
             imsi=None if cs.modem is None else cs.modem.imsi,
             reason=req.reason,
         )
-        async with self.deps.db.unit_of_work() as uow:
-            result = await service.record_boot(
-                uow,
+
+        # Through the group committer: a reconnect storm's boots share commits (R20).
+        async def work(unit: Batch) -> service.BootResult:
+            return await service.record_boot(
+                unit,
                 station_id=ctx.station_id,
                 info=info,
                 ocpp_version=str(ctx.version),
@@ -64,7 +66,8 @@ class _Handlers:
                 heartbeat_interval=self.config.heartbeat_interval_s,
                 pending_interval=self.config.pending_retry_interval_s,
             )
-            await uow.commit()
+
+        result = await self.deps.committer.submit(work)
         ctx.state.registration_status = result.status
         return m.BootNotificationResponse(
             status=result.status, current_time=self.deps.clock.now(), interval=result.interval
