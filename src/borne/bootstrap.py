@@ -133,14 +133,10 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     )
     outbound = OcppOutbound(registry)
     keys = api_keys if api_keys is not None else resolve_api_keys(settings)
-    app = create_app(
-        ApiContext(
-            deps=deps,
-            outbound=outbound,
-            api_keys=keys,
-            routers=[stations_api.router, authorization_api.router, transactions_api.router],
-        )
-    )
+    api_routers = [stations_api.router, authorization_api.router, transactions_api.router]
+    # --- billing wiring (tariffs, CDRs, limits, notifications): subscribers, loops, routers ---
+    # --- end of billing wiring ---
+    app = create_app(ApiContext(deps=deps, outbound=outbound, api_keys=keys, routers=api_routers))
     return Runtime(settings, deps, outbound, gateway, app, routers)
 
 
