@@ -129,6 +129,7 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
         call_queue_limit=settings.ocpp_call_queue_limit,
         max_concurrent_admissions=settings.ocpp_max_concurrent_admissions,
         max_pending_admissions=settings.ocpp_max_pending_admissions,
+        open_timeout_s=settings.ocpp_handshake_timeout_s,
         max_connections=settings.ocpp_max_connections,
     )
     outbound = OcppOutbound(registry)

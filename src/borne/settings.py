@@ -45,8 +45,11 @@ class Settings(BaseSettings):
     # Admission back-pressure (R20): upgrades checked at once (database read, password hash),
     # upgrades waiting for a turn; beyond them, and past the connection cap (0: none), HTTP 503
     # with Retry-After.
-    ocpp_max_concurrent_admissions: int = Field(default=64, ge=1)
-    ocpp_max_pending_admissions: int = Field(default=1000, ge=0)
+    ocpp_max_concurrent_admissions: int = Field(default=256, ge=1)
+    ocpp_max_pending_admissions: int = Field(default=10_000, ge=0)
+    # How long an upgrade may take, queueing for admission included; a queued one gets 503 after
+    # half of it, so the station hears back instead of timing out.
+    ocpp_handshake_timeout_s: float = Field(default=30.0, gt=0)
     ocpp_max_connections: int = Field(default=0, ge=0)
     heartbeat_interval_s: int = 300
     pending_retry_interval_s: int = 60
