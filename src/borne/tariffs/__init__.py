@@ -13,6 +13,11 @@ Public API (everything else is internal):
 * Output: :class:`PricedSession` with lines, step roundings, totals, ``explain()`` and
   ``to_ocpi_costs(version)``.
 
+Beside the pure part (``ocpi_tariff`` and the engine modules): ``models`` (stored tariffs and
+assignments), ``service`` (CRUD and ``resolve_tariff``), ``api``, ``schemas``, ``events`` and
+``transparency`` (prices shown to drivers). Import those from their modules; this package's
+namespace stays pure.
+
 See docs/tariffs.md for the semantics, the rounding rule and worked examples.
 """
 
@@ -24,7 +29,7 @@ from borne.tariffs.breakdown import (
     PricedSession,
     StepRounding,
 )
-from borne.tariffs.model import (
+from borne.tariffs.ocpi_tariff import (
     DayOfWeek,
     DisplayText,
     OcpiVersion,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from borne.tariffs.model import OcpiVersion, TariffDimensionType, TaxIncluded
+from borne.tariffs.ocpi_tariff import OcpiVersion, TariffDimensionType, TaxIncluded
 
 ZERO = Decimal(0)
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from itertools import groupby
 
 from borne.tariffs.breakdown import Amount, CostCategory, PricedLine, PricedSession
-from borne.tariffs.model import TariffDimensionType, TaxIncluded
+from borne.tariffs.ocpi_tariff import TariffDimensionType, TaxIncluded
 from borne.tariffs.rounding import round_money
 
 _UNIT = {

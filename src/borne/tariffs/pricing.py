@@ -20,8 +20,8 @@ How a session is priced (see docs/tariffs.md for worked examples):
    session total is rounded up to a multiple of the step_size and the extra is billed on that
    last line, at its price. (So 21 min charging + 7 min parking with 5-min steps bills 21 + 10.)
 5. **Taxes** per line from the component's ``vat`` and the tariff's tax model (see
-   :mod:`borne.tariffs.model`), then ``min_price`` / ``max_price`` on the exact total, each side
-   independently, then rounding (:mod:`borne.tariffs.rounding`).
+   :mod:`borne.tariffs.ocpi_tariff`), then ``min_price`` / ``max_price`` on the exact total, each
+   side independently, then rounding (:mod:`borne.tariffs.rounding`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from borne.tariffs.breakdown import (
     PricedSession,
     StepRounding,
 )
-from borne.tariffs.model import (
+from borne.tariffs.ocpi_tariff import (
     PriceComponent,
     ReservationRestrictionType,
     Tariff,

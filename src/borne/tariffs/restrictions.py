@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from borne.tariffs.model import WEEKDAYS, ReservationRestrictionType, TariffRestrictions
+from borne.tariffs.ocpi_tariff import WEEKDAYS, ReservationRestrictionType, TariffRestrictions
 from borne.tariffs.periods import ChargingPeriod
 
 

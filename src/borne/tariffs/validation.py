@@ -29,7 +29,7 @@ from datetime import date
 from decimal import Decimal
 
 from borne.core.errors import InvalidInput
-from borne.tariffs.model import (
+from borne.tariffs.ocpi_tariff import (
     PriceLimit,
     Tariff,
     TariffDimensionType,

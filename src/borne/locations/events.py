@@ -1,0 +1,20 @@
+"""Domain events of the locations domain, published after commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+LocationChange = Literal[
+    "created", "updated", "deleted", "station_attached", "station_detached", "evse_changed"
+]
+
+
+@dataclass(frozen=True)
+class LocationChanged:
+    """Something OCPI partners see of a location changed (later: pushed as a Location PATCH)."""
+
+    location_id: str
+    change: LocationChange
+    station_id: str | None = None
+    evse_id: int | None = None
