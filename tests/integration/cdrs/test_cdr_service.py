@@ -1,0 +1,192 @@
+"""CDRs from stored transactions: segmentation from meter values and states, pricing, the
+idempotent issue, immutability, the running cost, the sweep (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from tx_helpers import T0, Csms
+
+from borne.cdrs import service
+from borne.cdrs.events import CdrIssued, SessionCostUpdated
+from borne.cdrs.models import Cdr
+from borne.cdrs.subscribers import CdrSubscribers
+from borne.core.deps import Deps
+from borne.stations.models import ConnectorStatusHistory, Station
+from borne.tariffs.service import AssignmentTarget, assign_tariff, create_tariff
+
+# T0 = 2024-05-01 08:00Z (10:00 in Paris, CEST)
+TARIFF = {
+    "country_code": "FR",
+    "party_id": "BRN",
+    "id": "FLAT-1",
+    "currency": "EUR",
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 20.0, "step_size": 1}]},
+        {"price_components": [{"type": "PARKING_TIME", "price": 6.00, "step_size": 60}]},
+    ],
+}
+
+
+async def station_with_tariff(deps: Deps, station_id: str, tariff: dict[str, Any] | None) -> None:
+    now = datetime.now(UTC)
+    async with deps.db.unit_of_work() as uow:
+        uow.session.add(Station(station_id=station_id, created_at=now, updated_at=now))
+        await uow.session.flush()
+        if tariff is not None:
+            view = await create_tariff(uow, data=tariff, version="2.2.1", now=now)
+            await assign_tariff(
+                uow,
+                record_id=view.record_id,
+                target=AssignmentTarget(station_id=station_id, evse_id=1),
+                now=now,
+            )
+        await uow.commit()
+
+
+async def wait_for(probe: Any, timeout: float = 10) -> Any:
+    for _ in range(int(timeout / 0.02)):
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+async def cdrs_of(deps: Deps, tx_pk: int) -> list[service.CdrView]:
+    async with deps.db.unit_of_work() as uow:
+        return (await service.list_cdrs(uow, transaction_pk=tx_pk)).items
+
+
+def energy(wh: int) -> dict[str, Any]:
+    return {"value": wh, "measurand": "Energy.Active.Import.Register"}
+
+
+async def test_v16_suspended_status_is_parking_and_one_cdr_per_transaction(
+    deps: Deps, csms: Csms, cdrs: CdrSubscribers
+) -> None:
+    await station_with_tariff(deps, "CP16", TARIFF)
+    issued: list[CdrIssued] = []
+
+    async def record(ev: CdrIssued) -> None:
+        issued.append(ev)
+
+    deps.bus.subscribe(CdrIssued, record)
+    tx_id = (await csms.start16("CP16", meter=1000, ts=T0))["transactionId"]
+    # 10 kWh by 08:30, then the EV suspends (1.6 StatusNotification history) until 09:00
+    await csms.v16(
+        "CP16",
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx_id,
+            "meterValue": [
+                {
+                    "timestamp": (T0 + timedelta(minutes=30)).isoformat(),
+                    "sampledValue": [{"value": "11000"}],
+                }
+            ],
+        },
+    )
+    async with deps.db.unit_of_work() as uow:
+        uow.session.add(
+            ConnectorStatusHistory(
+                station_id="CP16", evse_id=1, connector_id=1, ocpp_connector_id=1,
+                status="SuspendedEV", timestamp=T0 + timedelta(minutes=30),
+                received_at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        await uow.commit()
+    await csms.stop16("CP16", tx_id, meter=11000, ts=T0 + timedelta(hours=1))
+    tx = await csms.tx("CP16", tx_id)
+    [cdr] = await wait_for(lambda: cdrs_of(deps, tx.id))
+    # 10 kWh x 0.30 = 3.00 (3.60 incl. 20 %); parked 30 min x 6.00/h = 3.00 (no VAT):
+    # 6.00 excl. / 6.60 incl.
+    assert (cdr.total_excl, cdr.total_incl) == (Decimal("6.00"), Decimal("6.60"))
+    assert cdr.total_parking_h == Decimal("0.5") and cdr.total_energy_kwh == 10
+    # idempotent: the event again, or a direct issue, returns the same CDR
+    again = await cdrs.issue(tx.id)
+    assert again.cdr_id == cdr.cdr_id
+    async with deps.db.unit_of_work() as uow:
+        assert await uow.session.scalar(select(func.count(Cdr.id))) == 1
+        text = await service.cdr_document(uow, cdr.cdr_id, "2.2.1")
+        assert '"PARKING_TIME"' in text
+        # immutable: an UPDATE is refused by the model
+        row = (await uow.session.scalars(select(Cdr))).one()
+        row.explanation = "changed"
+        with pytest.raises(RuntimeError, match="immutable"):
+            await uow.session.flush()
+    await wait_for(lambda: asyncio.sleep(0, result=bool(issued)))
+    assert issued[0].cdr_id == cdr.cdr_id and issued[0].credit is False
+    # the final cost is the running cost now, and in memory as final
+    async with deps.db.unit_of_work() as uow:
+        final = await service.running_cost(uow.session, tx.id)
+    assert final is not None and final.total_incl == Decimal("6.60")
+    assert cdrs.live.total_cost(tx.id, final=True) == Decimal("6.60")
+
+
+async def test_running_cost_follows_meter_values_late_ones_included(
+    deps: Deps, csms: Csms, cdrs: CdrSubscribers
+) -> None:
+    await station_with_tariff(deps, "CS201", TARIFF)
+    updates: list[SessionCostUpdated] = []
+
+    async def record(ev: SessionCostUpdated) -> None:
+        updates.append(ev)
+
+    deps.bus.subscribe(SessionCostUpdated, record)
+    await csms.event201(
+        "CS201", "T1", "Started", 0, ts=T0, samples=[energy(0)],
+        evse={"id": 1, "connectorId": 1}, info={"chargingState": "Charging"},
+    )  # fmt: skip
+    tx = await csms.tx("CS201", "T1")
+    await csms.event201(
+        "CS201", "T1", "Updated", 2, ts=T0 + timedelta(minutes=20), samples=[energy(4000)]
+    )
+
+    async def cost_is(incl: str) -> bool:
+        async with deps.db.unit_of_work() as uow:
+            cost = await service.running_cost(uow.session, tx.id)
+        return cost is not None and cost.total_incl == Decimal(incl)
+
+    await wait_for(lambda: cost_is("1.44"))  # 4 kWh x 0.30 x 1.2
+    assert cdrs.live.total_cost(tx.id) == Decimal("1.44")
+    assert cdrs.live.total_cost(tx.id, final=True) is None
+    # an offline-queued value with an earlier timestamp arrives late: slotted in by time
+    await csms.event201(
+        "CS201", "T1", "Updated", 1, ts=T0 + timedelta(minutes=10), samples=[energy(1000)],
+        offline=True,
+    )  # fmt: skip
+    await csms.event201(
+        "CS201", "T1", "Updated", 3, ts=T0 + timedelta(minutes=30), samples=[energy(5000)]
+    )
+    await wait_for(lambda: cost_is("1.80"))  # 5 kWh
+    assert updates and updates[-1].energy_wh == Decimal(5000)
+    assert updates[-1].currency == "EUR" and updates[-1].total_excl == Decimal("1.50")
+
+
+async def test_no_tariff_zero_cost_and_the_sweep_catches_missed_cdrs(
+    deps: Deps, csms: Csms
+) -> None:
+    await station_with_tariff(deps, "FREE", None)
+    await csms.event201("FREE", "T9", "Started", 0, ts=T0, samples=[energy(0)])
+    await csms.event201(
+        "FREE", "T9", "Ended", 1, ts=T0 + timedelta(minutes=15), samples=[energy(2500)]
+    )
+    tx = await csms.tx("FREE", "T9")
+    assert await cdrs_of(deps, tx.id) == []  # nobody subscribed: the event was missed
+    from borne.cdrs.live_cost import LiveCosts
+
+    late = CdrSubscribers(deps.db, deps.clock, deps.supervisor, LiveCosts(), sweep_grace_s=0)
+    assert await late.sweep() == 1
+    [cdr] = await cdrs_of(deps, tx.id)
+    assert (cdr.total_excl, cdr.total_incl, cdr.total_energy_kwh) == (0, 0, Decimal("2.5"))
+    async with deps.db.unit_of_work() as uow:
+        text = await service.cdr_explanation(uow, cdr.cdr_id)
+    assert "No tariff applied: no tariff is assigned to station FREE" in text
+    assert await late.sweep() == 0
