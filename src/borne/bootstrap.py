@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,9 +54,13 @@ class Runtime:
     gateway: OcppGateway
     app: FastAPI
     routers: dict[OcppVersion, Router] = field(default_factory=dict)
+    # Background work started with the runtime (inside the event loop), each supervised (R36).
+    starters: list[Callable[[], object]] = field(default_factory=list)
 
     async def start(self) -> None:
         self.deps.committer.start()
+        for start in self.starters:
+            start()
         await self.gateway.start()
 
     async def stop(self) -> None:
@@ -136,9 +141,75 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     keys = api_keys if api_keys is not None else resolve_api_keys(settings)
     api_routers = [stations_api.router, authorization_api.router, transactions_api.router]
     # --- billing wiring (tariffs, CDRs, limits, notifications): subscribers, loops, routers ---
+    # limits (docs/limits.md): checks on events, one supervised loop (durations, stop retries);
+    # mounted first: the id-tokens router's /id-tokens/{id_token:path} would take ".../limits".
+    from borne.cdrs.events import CdrIssued, SessionCostUpdated
+    from borne.limits import api as limits_api
+    from borne.limits.config import LimitsConfig
+    from borne.limits.subscribers import LimitsEnforcer
+    from borne.notifications import api as notifications_api
+    from borne.notifications.config import NotificationsConfig
+    from borne.notifications.sender import WebhookSender
+    from borne.notifications.subscribers import Notifier
+
+    limits_enforcer = LimitsEnforcer(
+        deps,
+        outbound,
+        LimitsConfig(
+            check_interval_s=settings.limits_check_interval_s,
+            stop_retry_s=settings.limits_stop_retry_s,
+            stop_retry_max_s=settings.limits_stop_retry_max_s,
+            stop_confirm_s=settings.limits_stop_confirm_s,
+        ),
+    )
+    limits_enforcer.subscribe(bus)
+    bus.subscribe(SessionCostUpdated, limits_enforcer.on_cost_updated)
+    api_routers.insert(0, limits_api.router)
+    # notifications (docs/notifications.md): outbox writers on events, one supervised sender.
+    webhook_config = NotificationsConfig(
+        poll_interval_s=settings.webhook_poll_interval_s,
+        timeout_s=settings.webhook_timeout_s,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_base_s=settings.webhook_backoff_base_s,
+        backoff_max_s=settings.webhook_backoff_max_s,
+        concurrency=settings.webhook_concurrency,
+        allow_http=settings.webhook_allow_http,
+        ended_grace_s=settings.webhook_ended_grace_s,
+        idle_after_s=settings.webhook_idle_after_s,
+    )
+    webhook_sender = WebhookSender(deps, webhook_config)
+    notifier = Notifier(deps, webhook_config, wake=webhook_sender.wake)
+    notifier.subscribe(bus)
+    bus.subscribe(CdrIssued, notifier.on_cdr_issued)
+    api_routers.append(notifications_api.build_router(webhook_config))
+    starters: list[Callable[[], object]] = [
+        lambda: supervisor.keep_running(limits_enforcer.run, name="limits-enforcer"),
+        lambda: supervisor.keep_running(webhook_sender.run, name="webhook-sender"),
+    ]
+    # tariffs and locations (docs/tariffs.md): operator API routers; the resolver is a service.
+    from borne.locations import api as locations_api
+    from borne.tariffs import api as tariffs_api
+
+    api_routers += [locations_api.router, tariffs_api.router]
+    # CDRs (docs/cdrs.md): CDR at TransactionEnded, running cost at MeterValuesRecorded (cached
+    # for 2.0.1 totalCost and CostUpdated), a sweep for missed CDRs; operator API /cdrs.
+    from borne.cdrs import api as cdrs_api
+    from borne.cdrs.live_cost import LiveCosts
+    from borne.cdrs.ocpp_v201 import CostUpdatedSender
+    from borne.cdrs.subscribers import CdrSubscribers
+
+    live_costs = LiveCosts()
+    cost_sender = CostUpdatedSender(
+        outbound, live_costs, interval_s=settings.cost_update_interval_s
+    )
+    cdr_subscribers = CdrSubscribers(deps.db, clock, supervisor, live_costs, sender=cost_sender)
+    cdr_subscribers.subscribe(bus)
+    starters.append(cdr_subscribers.start)
+    transactions_v201.attach_total_cost(routers[OcppVersion.V201], live_costs)
+    api_routers.append(cdrs_api.router)
     # --- end of billing wiring ---
     app = create_app(ApiContext(deps=deps, outbound=outbound, api_keys=keys, routers=api_routers))
-    return Runtime(settings, deps, outbound, gateway, app, routers)
+    return Runtime(settings, deps, outbound, gateway, app, routers, starters)
 
 
 def resolve_api_keys(settings: Settings) -> list[str]:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import borne.authorization.models
+import borne.cdrs.models
+import borne.limits.models
+import borne.locations.models
+import borne.notifications.models
 import borne.stations.models
+import borne.tariffs.models
 import borne.transactions.models  # noqa: F401
 from borne.core.db import Base
 

@@ -64,5 +64,31 @@ class Settings(BaseSettings):
     commit_batch_max: int = 200
     commit_batch_wait_ms: float = 2.0
 
+    # Session limits: how often duration limits are checked and due stop requests retried
+    # (also how long a session's limits are cached by the energy and cost checks); first wait
+    # before a refused stop is requested again (doubling, at most the max); how long an accepted
+    # stop may take before it is requested again.
+    limits_check_interval_s: float = Field(default=2.0, gt=0)
+    limits_stop_retry_s: float = Field(default=10.0, gt=0)
+    limits_stop_retry_max_s: float = Field(default=300.0, gt=0)
+    limits_stop_confirm_s: float = Field(default=120.0, gt=0)
+
+    # Webhooks (driver notifications): sender poll interval, per-attempt timeout, attempts before
+    # dead-lettering, exponential back-off base and cap, deliveries in flight, plain http://
+    # receivers allowed, wait for the CDR before session.ended goes without cost, energy-idle
+    # time that means charging finished.
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    webhook_backoff_base_s: float = Field(default=5.0, gt=0)
+    webhook_backoff_max_s: float = Field(default=3600.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1)
+    webhook_allow_http: bool = False
+    webhook_ended_grace_s: float = Field(default=60.0, ge=0)
+    webhook_idle_after_s: float = Field(default=300.0, gt=0)
+
+    # Running cost sent to 2.0.1 stations (CostUpdated) every this many seconds; 0 turns it off.
+    cost_update_interval_s: float = Field(default=60.0, ge=0)
+
     log_level: str = "INFO"
     log_json: bool = False

@@ -42,3 +42,5 @@ class MeterValuesRecorded:
     samples: int
     last_timestamp: datetime | None
     last_energy_wh: Decimal | None
+    # State of charge (percent) of the latest ``SoC`` sample of the message, if it had one.
+    last_soc: Decimal | None = None

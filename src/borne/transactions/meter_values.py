@@ -28,6 +28,7 @@ from borne.transactions.samples import (
 )
 
 FLAG_UNKNOWN_TX = "unknown_transaction"
+SOC = "SoC"
 _TABLE = cast(Table, MeterValueSample.__table__)
 # Sample flags that also mark the transaction itself.
 _TX_LEVEL_FLAGS = (FLAG_BACKWARDS, FLAG_OUTSIDE)
@@ -104,9 +105,23 @@ async def store_samples(
                 samples=len(samples),
                 last_timestamp=max(s.timestamp for s in samples),
                 last_energy_wh=result.last_energy_wh,
+                last_soc=last_soc(samples),
             )
         )
     return result
+
+
+def last_soc(samples: Sequence[SampleIn]) -> Decimal | None:
+    """The value of the latest ``SoC`` sample (percent), by timestamp; None if there is none."""
+    best: SampleIn | None = None
+    for s in samples:
+        if (
+            s.measurand == SOC
+            and s.value is not None
+            and (best is None or s.timestamp >= best.timestamp)
+        ):
+            best = s
+    return None if best is None else best.value
 
 
 async def register_reading(

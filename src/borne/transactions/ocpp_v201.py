@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
 
 from borne.core.deps import Deps
 from borne.core.group_commit import Batch
@@ -61,13 +63,55 @@ def id_token_info(auth: service.Authorization) -> v201.IdTokenInfoType:
     )
 
 
+class TotalCostSource(Protocol):
+    def total_cost(self, transaction_pk: int, *, final: bool = False) -> Decimal | None:
+        """The session's cost including taxes, from memory; None when unknown. ``final``: only
+        the final cost (its CDR issued), never a running one."""
+        ...
+
+
+_Handle = Callable[
+    [CallContext, v201.TransactionEventRequest],
+    Awaitable[tuple[v201.TransactionEventResponse, int]],
+]
+
+
+class TransactionEventHandler:
+    """The TransactionEvent handler. Composition may attach a running-cost source
+    (:func:`attach_total_cost`): the response then carries ``totalCost`` once it is known,
+    read from memory, never queried on this hot path. Updated: the running cost; Ended: only
+    the final cost (OCPP's meaning there), so usually on a retried Ended only."""
+
+    def __init__(self, handle: _Handle) -> None:
+        self._handle = handle
+        self.total_cost: TotalCostSource | None = None
+
+    async def __call__(
+        self, ctx: CallContext, req: v201.TransactionEventRequest
+    ) -> v201.TransactionEventResponse:
+        response, transaction_pk = await self._handle(ctx, req)
+        if self.total_cost is not None:
+            final = req.event_type == "Ended"
+            total = self.total_cost.total_cost(transaction_pk, final=final)
+            if total is not None:
+                response.total_cost = float(total)
+        return response
+
+
+def attach_total_cost(router: Router, source: TotalCostSource) -> None:
+    """Fill ``totalCost`` of 2.0.1 TransactionEventResponses from ``source``."""
+    handler = router.handler_for("TransactionEvent")
+    if isinstance(handler, TransactionEventHandler):
+        handler.total_cost = source
+
+
 def register(router: Router, deps: Deps) -> None:
     cache = TxCache()
     version = str(router.version)
 
     async def transaction_event(
         ctx: CallContext, req: v201.TransactionEventRequest
-    ) -> v201.TransactionEventResponse:
+    ) -> tuple[v201.TransactionEventResponse, int]:
         now = deps.clock.now()
         info = req.transaction_info
         ev = TxEventIn(
@@ -91,9 +135,10 @@ def register(router: Router, deps: Deps) -> None:
         )
         key = (ctx.station_id, ev.transaction_id)
         result = await record(key, ev, now)
-        return v201.TransactionEventResponse(
+        response = v201.TransactionEventResponse(
             id_token_info=None if result.auth is None else id_token_info(result.auth)
         )
+        return response, result.info.pk
 
     async def record(key: Key, ev: TxEventIn, now: datetime) -> TxEventResult:
         """Record ``ev``, taking the query-free path when the cache proves its seqNo new."""
@@ -141,5 +186,5 @@ def register(router: Router, deps: Deps) -> None:
         await deps.committer.submit(work)
         return v201.MeterValuesResponse()
 
-    router.register("TransactionEvent", transaction_event)
+    router.register("TransactionEvent", TransactionEventHandler(transaction_event))
     router.register("MeterValues", meter_values)

@@ -1,0 +1,1 @@
+"""Session limits: maximum cost, energy or duration per charging session, enforced by a stop."""

@@ -1,0 +1,1 @@
+"""Driver notifications: signed webhooks delivered from a durable outbox."""
