@@ -27,3 +27,8 @@ class NotificationsConfig:
     idle_after_s: float = 300.0
     # How long the list of active subscriptions is cached by the event reactions.
     subscriptions_cache_s: float = 2.0
+    # Reconciliation sweep of the sender (``reconcile``): how often, how far back, and how old a
+    # transaction change must be before the sweep (rather than the live path) handles it.
+    reconcile_interval_s: float = 60.0
+    reconcile_lookback_s: float = 86_400.0
+    reconcile_settle_s: float = 30.0

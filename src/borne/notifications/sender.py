@@ -8,6 +8,11 @@ in the database until delivered, so a restart resends whatever was pending; a cr
 attempt resends it once the lease has passed. Delivery is therefore at-least-once: receivers
 deduplicate on the event id (``id`` in the body, ``Borne-Event-Id`` header).
 
+The same loop runs the reconciliation sweep (``reconcile``) at its start and then every
+``reconcile_interval_s``: ``session.started`` / ``session.ended`` deliveries that a crash kept
+the live path from writing are written then. A failing sweep is logged and tried again at the
+next interval; it never stops delivery.
+
 Redirects are not followed (a 3xx is a failure), and nothing of the receiver's answer but its
 status code is kept.
 """
@@ -26,6 +31,7 @@ import httpx
 from borne.core.deps import Deps
 from borne.notifications import service
 from borne.notifications.config import NotificationsConfig
+from borne.notifications.reconcile import reconcile_sessions
 from borne.notifications.service import Due, Outcome
 from borne.notifications.signing import HEADER, signature_header
 
@@ -49,6 +55,7 @@ class WebhookSender:
         self._wakeup = asyncio.Event()
         self.delivered = 0
         self.failed = 0
+        self.reconciled = 0
 
     def wake(self) -> None:
         """New deliveries are due: look now rather than at the next poll."""
@@ -57,7 +64,11 @@ class WebhookSender:
     async def run(self) -> None:
         """Supervised (``Supervisor.keep_running``): deliver until cancelled."""
         async with self._client() as client:
+            next_sweep = 0.0
             while True:
+                if time.monotonic() >= next_sweep:
+                    await self._reconcile_logged()
+                    next_sweep = time.monotonic() + self._config.reconcile_interval_s
                 self._wakeup.clear()
                 sent = await self.deliver_due(client)
                 if sent < BATCH:
@@ -65,6 +76,18 @@ class WebhookSender:
                         await asyncio.wait_for(
                             self._wakeup.wait(), timeout=self._config.poll_interval_s
                         )
+
+    async def reconcile(self, *, now: datetime | None = None) -> int:
+        """One reconciliation sweep (``reconcile``); returns how many deliveries it wrote."""
+        new = await reconcile_sessions(self._deps, self._config, now=now or self._deps.clock.now())
+        self.reconciled += new
+        return new
+
+    async def _reconcile_logged(self) -> None:
+        try:
+            await self.reconcile()
+        except Exception:  # the sweep is a safety net: delivery goes on, it runs again later
+            log.exception("webhook reconciliation sweep failed")
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(

@@ -3,9 +3,11 @@
 Domain events are published after their commit, so the outbox row cannot share the commit of
 the change it reports: a subscriber writes it in a unit of work of its own. The bus retries a
 failing subscriber, and the outbox's (subscription, event id) uniqueness makes a retry or a
-duplicate event insert nothing new. What is not covered: a crash between the domain commit and
-the subscriber's commit loses that one notification. From the outbox on, delivery is
-at-least-once (``sender``). The rules of each event are in ``rules``.
+duplicate event insert nothing new. A crash between the domain commit and the subscriber's
+commit is covered for ``session.started`` and ``session.ended`` by the sender's reconciliation
+sweep (``reconcile``), which rebuilds the same deliveries, with the same event ids, from the
+transactions table. From the outbox on, delivery is at-least-once (``sender``). The rules of
+each event are in ``rules``.
 """
 
 from __future__ import annotations
@@ -80,6 +82,29 @@ def session_data(tx: TransactionView) -> dict[str, Any]:
         "connector_id": tx.connector_id,
         "id_token": tx.id_token,
         "started_at": tx.started_at,
+    }
+
+
+def started_data(tx: TransactionView) -> dict[str, Any]:
+    """``data`` of ``session.started``, read from the stored transaction (the sweep's path)."""
+    return {**session_data(tx), "meter_start_wh": tx.meter_start_wh}
+
+
+async def ended_data(uow: Unit, pk: int, cost: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``data`` of ``session.ended``; None when the transaction is unknown."""
+    try:
+        tx = await transactions.get_transaction(uow, pk)
+        view = await limits.get_session_limits(uow, pk)
+    except NotFound:
+        return None
+    enforcement = view.enforcement
+    return {
+        **session_data(tx),
+        "stopped_at": tx.stopped_at,
+        "stop_reason": tx.stop_reason,
+        "limit_reason": None if enforcement is None else enforcement.reason,
+        "energy_wh": tx.energy_wh,
+        "cost": cost,
     }
 
 
@@ -197,7 +222,7 @@ class Notifier:
             return
         now = self._deps.clock.now()
         async with self._deps.db.unit_of_work() as uow:
-            data = await self._ended_data(uow, ev.transaction_pk, None)
+            data = await ended_data(uow, ev.transaction_pk, None)
             if data is None:
                 return
             eid = service.event_id(SESSION_ENDED, ev.transaction_pk)
@@ -225,7 +250,7 @@ class Notifier:
             "total_incl": ev.total_incl,
         }
         async with self._deps.db.unit_of_work() as uow:
-            data = await self._ended_data(uow, ev.transaction_pk, cost)
+            data = await ended_data(uow, ev.transaction_pk, cost)
             if data is None:
                 return
             eid = service.event_id(SESSION_ENDED, ev.transaction_pk)
@@ -308,24 +333,6 @@ class Notifier:
         data = {**session_data(tx), "rule": rule, "at": now, "energy_wh": energy}
         body = service.encode_body(eid, CHARGING_FINISHED, now, data)
         await self._write([Outgoing(t.id, eid, CHARGING_FINISHED, pk, body) for t in targets])
-
-    async def _ended_data(
-        self, uow: Unit, pk: int, cost: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
-        try:
-            tx = await transactions.get_transaction(uow, pk)
-            view = await limits.get_session_limits(uow, pk)
-        except NotFound:
-            return None
-        enforcement = view.enforcement
-        return {
-            **session_data(tx),
-            "stopped_at": tx.stopped_at,
-            "stop_reason": tx.stop_reason,
-            "limit_reason": None if enforcement is None else enforcement.reason,
-            "energy_wh": tx.energy_wh,
-            "cost": cost,
-        }
 
     async def _emit(
         self, targets: Sequence[Target], event_type: str, pk: int, data: dict[str, Any]
