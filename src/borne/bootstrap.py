@@ -202,7 +202,15 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     cost_sender = CostUpdatedSender(
         outbound, live_costs, interval_s=settings.cost_update_interval_s
     )
-    cdr_subscribers = CdrSubscribers(deps.db, clock, supervisor, live_costs, sender=cost_sender)
+    cdr_subscribers = CdrSubscribers(
+        deps.db,
+        clock,
+        supervisor,
+        live_costs,
+        sender=cost_sender,
+        min_interval_s=settings.live_cost_min_interval_s,
+        urgent=limits_enforcer.has_cost_limit,  # cost limits are checked on every meter value
+    )
     cdr_subscribers.subscribe(bus)
     starters.append(cdr_subscribers.start)
     transactions_v201.attach_total_cost(routers[OcppVersion.V201], live_costs)

@@ -7,7 +7,10 @@ back-off on failure (R36); both are idempotent, so a retry or a duplicate event 
   :class:`~borne.cdrs.live_cost.LiveCosts`. Work is coalesced per transaction: at most one
   recomputation every ``min_interval_s``; while one waits for its turn, further events for that
   transaction add nothing (the waiting one reads everything committed so far), so a burst of
-  10,000 queued values costs a handful of recomputations, not 10,000.
+  10,000 queued values costs a handful of recomputations, not 10,000. A transaction for which
+  ``urgent(pk)`` is true (wired by ``bootstrap``: it has a cost limit) skips the
+  ``min_interval_s`` wait, so its cost is checked within one meter-value interval whatever the
+  interval; events that arrive while one recomputation is queued still coalesce into it.
 * A sweep (every ``sweep_interval_s``) issues the CDR of any recently ended transaction that
   has none: the safety net for events lost to a crash between commit and delivery or to
   exhausted retries.
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -73,6 +76,7 @@ class CdrSubscribers:
         sweep_grace_s: float = 30.0,
         sweep_window_s: float = 7 * 86_400,
         min_interval_s: float = 2.0,
+        urgent: Callable[[int], bool] | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -86,6 +90,7 @@ class CdrSubscribers:
         self._locks = _KeyedLocks()
         self._waiting: set[int] = set()
         self._min_interval = min_interval_s
+        self._urgent = urgent  # must be cheap (in memory): called on every recomputation
         self._last_update: dict[int, float] = {}
         self._loops_started = False
         self.cdrs_issued = 0
@@ -114,7 +119,9 @@ class CdrSubscribers:
         loop = asyncio.get_running_loop()
         try:
             async with self._locks.hold(pk):
-                wait = self._last_update.get(pk, -math.inf) + self._min_interval - loop.time()
+                urgent = self._urgent is not None and self._urgent(pk)
+                interval = 0.0 if urgent else self._min_interval
+                wait = self._last_update.get(pk, -math.inf) + interval - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)  # events meanwhile coalesce into this one
                 self._waiting.discard(pk)

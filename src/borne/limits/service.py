@@ -227,8 +227,8 @@ async def apply_token_defaults(
 ) -> SessionLimits | None:
     """Copy the token's default limits into a session that has none yet (at its start).
 
-    Without ``id_token`` the transaction's stored token is used: a 2.0.1 ``TransactionStarted``
-    is built before the token of its message is recorded.
+    Without ``id_token`` (a 2.0.1 transaction whose token came only in a later ``Updated``
+    event, or a 1.6 one started without a token) the transaction's stored token is used.
     """
     if not id_token:
         try:

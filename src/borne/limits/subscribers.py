@@ -3,7 +3,8 @@
 - ``TransactionStarted``: the token's default limits are copied into the session's limits.
 - ``MeterValuesRecorded``: energy check (the latest register - the register at start).
 - ``SessionCostUpdated`` (CDR domain, wired by ``bootstrap``): cost check on the tax-inclusive
-  running total (tax-exclusive when the tariff has no taxes).
+  running total (tax-exclusive when the tariff has no taxes). ``has_cost_limit`` tells the CDR
+  domain (wired by ``bootstrap``) which sessions need their running cost without coalescing.
 - The loop, every ``check_interval_s``: duration checks, and stop requests that are due again.
 - ``TransactionEnded``: the session's limits stop being checked; its enforcement is closed.
 
@@ -128,7 +129,18 @@ class LimitsEnforcer:
             await self._fire(limits, COST, limits.limits.max_cost, total)
 
     async def on_limits_changed(self, ev: SessionLimitsChanged) -> None:
+        # reloaded at once (not just dropped), so ``has_cost_limit`` knows of a new cost limit
+        # before the session's next meter values
         self._cache.pop(ev.transaction_pk, None)
+        await self._limits(ev.transaction_pk)
+
+    def has_cost_limit(self, transaction_pk: int) -> bool:
+        """Whether the session has a cost limit still checked, as last loaded (in memory, no
+        database read: the CDR domain asks it on each running-cost recomputation, to skip its
+        coalescing wait for such sessions)."""
+        hit = self._cache.get(transaction_pk)
+        limits = None if hit is None else hit[1]
+        return limits is not None and not limits.ended and limits.limits.max_cost is not None
 
     async def on_ended(self, ev: TransactionEnded) -> None:
         self._cache.pop(ev.transaction_pk, None)

@@ -124,6 +124,7 @@ async def _record(
         if info is not None:
             return await _updated(batch, ev, info, now)
     tx = await find_transaction(s, ev.station_id, ev.transaction_id)
+    created = tx is None
     if tx is None:
         tx = Transaction(
             station_id=ev.station_id,
@@ -143,16 +144,20 @@ async def _record(
             tx.meter_start_wh = pick_start_wh(ev.samples)
         s.add(tx)
         await s.flush()
-        batch.add_event(started_event(tx))
     elif ev.event_type == "Started" and FLAG_STARTED_MISSING in tx.flags:
         tx.flags = [FLAG_STARTED_LATE if f == FLAG_STARTED_MISSING else f for f in tx.flags]
         tx.started_at = ev.timestamp
         tx.meter_start_wh = pick_start_wh(ev.samples) or tx.meter_start_wh
     if not await _log_event(s, tx.id, ev, now):
+        if created:  # cannot happen (a new transaction has no logged event): kept for safety
+            batch.add_event(started_event(tx))
         return TxEventResult(await _auth_again(s, ev, tx, now), info_of(tx), True)
 
     was_ended = tx.state == ENDED
     auth = await _authorize(s, ev, tx, now=now, ended=was_ended)
+    if created:
+        # built after ``_authorize`` recorded the message's token, so the event carries it
+        batch.add_event(started_event(tx))
     if not was_ended:
         tx.evse_id = tx.evse_id if tx.evse_id is not None else ev.evse_id
         tx.connector_id = tx.connector_id if tx.connector_id is not None else ev.connector_id

@@ -14,6 +14,7 @@ from tx_helpers import T0, Csms
 
 from borne.cdrs import service
 from borne.cdrs.events import CdrIssued, SessionCostUpdated
+from borne.cdrs.live_cost import LiveCosts
 from borne.cdrs.models import Cdr
 from borne.cdrs.subscribers import CdrSubscribers
 from borne.core.deps import Deps
@@ -180,7 +181,6 @@ async def test_no_tariff_zero_cost_and_the_sweep_catches_missed_cdrs(
     )
     tx = await csms.tx("FREE", "T9")
     assert await cdrs_of(deps, tx.id) == []  # nobody subscribed: the event was missed
-    from borne.cdrs.live_cost import LiveCosts
 
     late = CdrSubscribers(deps.db, deps.clock, deps.supervisor, LiveCosts(), sweep_grace_s=0)
     assert await late.sweep() == 1
@@ -190,3 +190,35 @@ async def test_no_tariff_zero_cost_and_the_sweep_catches_missed_cdrs(
         text = await service.cdr_explanation(uow, cdr.cdr_id)
     assert "No tariff applied: no tariff is assigned to station FREE" in text
     assert await late.sweep() == 0
+
+
+async def test_urgent_transactions_skip_the_coalescing_wait(deps: Deps, csms: Csms) -> None:
+    """``urgent(pk)`` (a cost limit, wired by bootstrap): recomputed on every meter value."""
+    await station_with_tariff(deps, "CSU", TARIFF)
+    urgent_pks: set[int] = set()
+    subs = CdrSubscribers(
+        deps.db, deps.clock, deps.supervisor, LiveCosts(), sweep_interval_s=0,
+        min_interval_s=30, urgent=urgent_pks.__contains__,
+    )  # fmt: skip
+    subs.subscribe(deps.bus)
+    for tx_id, evse in (("U1", 1), ("U2", 2)):
+        await csms.event201(
+            "CSU", tx_id, "Started", 0, ts=T0, samples=[energy(0)],
+            evse={"id": evse, "connectorId": 1}, info={"chargingState": "Charging"},
+        )  # fmt: skip
+    urgent_tx, other_tx = await csms.tx("CSU", "U1"), await csms.tx("CSU", "U2")
+    urgent_pks.add(urgent_tx.id)
+    await wait_for(lambda: asyncio.sleep(0, subs.cost_updates == 2))  # the first ones: at once
+    for tx_id in ("U1", "U2"):
+        await csms.event201(
+            "CSU", tx_id, "Updated", 1, ts=T0 + timedelta(minutes=20), samples=[energy(4000)]
+        )
+
+    async def cost(pk: int) -> Decimal | None:
+        async with deps.db.unit_of_work() as uow:
+            c = await service.running_cost(uow.session, pk)
+        return None if c is None else c.total_incl
+
+    await wait_for(lambda: asyncio.sleep(0, subs.live.total_cost(urgent_tx.id) == Decimal("1.44")))
+    assert await cost(urgent_tx.id) == Decimal("1.44")
+    assert await cost(other_tx.id) == Decimal(0)  # still waiting its 30 s turn

@@ -194,8 +194,14 @@ async def test_cost_limit_on_running_cost(
     deps: Deps, csms: Csms, enforcer: LimitsEnforcer, station16: FakeStation
 ) -> None:
     deps.bus.subscribe(SessionCostUpdated, enforcer.on_cost_updated)
-    _tx_id, pk = await start16(csms, "LIM16")
+    tx_id, pk = await start16(csms, "LIM16")
+    assert not enforcer.has_cost_limit(pk)
     await set_limits(deps, pk, Limits(max_cost=Decimal("10.00"), currency="EUR"))
+
+    async def cost_limited() -> bool:  # known at once from the change, before any meter value
+        return enforcer.has_cost_limit(pk)
+
+    await eventually(cost_limited)
 
     def cost(incl: str | None, excl: str, currency: str = "EUR") -> SessionCostUpdated:
         return SessionCostUpdated(
@@ -217,6 +223,11 @@ async def test_cost_limit_on_running_cost(
     e = (await view_of(deps, pk)).enforcement
     assert e is not None and e.reason == "limit:cost"
     assert (e.value_at_trigger, e.currency) == (Decimal("10.20"), "EUR")
+    await csms.v16("LIM16", "StopTransaction", {
+        "transactionId": tx_id, "meterStop": 20_000, "timestamp": iso(T0 + timedelta(hours=1)),
+    })  # fmt: skip
+    await csms.settle()
+    assert not enforcer.has_cost_limit(pk)  # ended: no longer checked
 
 
 async def test_limits_are_validated(deps: Deps, csms: Csms) -> None:

@@ -78,6 +78,26 @@ async def test_started_updated_ended_lifecycle(csms: Csms) -> None:
     assert sum(isinstance(e, TransactionEnded) for e in csms.events) == 1
 
 
+async def test_started_event_carries_the_token_of_the_started_message(csms: Csms) -> None:
+    started: list[TransactionStarted] = []
+
+    async def collect(ev: TransactionStarted) -> None:
+        started.append(ev)
+
+    csms.deps.bus.subscribe(TransactionStarted, collect)
+    await csms.event201(
+        "CS1", "tx-tok", "Started", 0, evse=EVSE, idToken=TOKEN, samples=[energy(1000)]
+    )
+    # no token in the Started message: the event has none (a later Updated brings it)
+    await csms.event201("CS1", "tx-none", "Started", 0, evse={"id": 2, "connectorId": 1})
+    await csms.settle()
+    by_id = {e.transaction_id: e for e in started}
+    assert set(by_id) == {"tx-tok", "tx-none"}
+    tok = by_id["tx-tok"]
+    assert (tok.id_token, tok.evse_id, tok.connector_id) == ("TAG1", 1, 1)
+    assert by_id["tx-none"].id_token is None
+
+
 async def test_ended_without_reason_defaults_to_local_and_last_stored_register(csms: Csms) -> None:
     await csms.event201("CS1", "t", "Started", 0, evse=EVSE, samples=[energy(100)])
     for i in range(1, 4):
