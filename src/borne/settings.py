@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     cost_update_interval_s: float = Field(default=60.0, ge=0)
     # A session's running cost is recomputed at most every this many seconds (meter values in
     # between coalesce); sessions with a cost limit are recomputed on every meter value.
-    live_cost_min_interval_s: float = Field(default=2.0, ge=0)
+    live_cost_min_interval_s: float = Field(default=30.0, ge=0)
 
     log_level: str = "INFO"
     log_json: bool = False

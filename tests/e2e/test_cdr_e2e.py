@@ -9,20 +9,35 @@ import asyncio
 import csv
 import io
 import json
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from helpers import (
     BorneServer,
     connect201,
     create_id_token,
     create_station,
     get_json,
+    start_server,
+    stop_server,
     unique_id,
 )
 from ocpp.v201 import call as call201
 
 from borne.cdrs.service import running_cost
+
+
+@pytest.fixture
+async def borne_server(db_url: str) -> AsyncIterator[BorneServer]:
+    """Borne recomputing the running cost on every meter value, so the test can watch it."""
+    borne = await start_server(db_url, live_cost_min_interval_s=0)
+    try:
+        yield borne
+    finally:
+        await stop_server(borne)
+
 
 # Paris is UTC+1 in January: 17:00Z is 18:00 local, where the evening price starts.
 DAY = "2025-01-15T"

@@ -11,6 +11,8 @@ class LimitsConfig:
     # long a session's limits are cached by the meter-value check (a change made through the
     # API on another node is seen within this time).
     check_interval_s: float = 2.0
+    # How long a session's limits stay cached; changes made in this process reload at once.
+    cache_ttl_s: float = 60.0
     # First wait before a refused or failed stop request is sent again; doubles per attempt.
     stop_retry_s: float = 10.0
     stop_retry_max_s: float = 300.0

@@ -67,7 +67,8 @@ class LimitsEnforcer:
         self._outbound = outbound
         self._config = config
         # transaction pk → (monotonic time loaded, limits or None): the meter-value and cost
-        # checks read the database at most once per ``check_interval_s`` per session.
+        # checks read the database at most once per ``cache_ttl_s`` per session (changes made
+        # through this process reload the entry at once).
         self._cache: OrderedDict[int, tuple[float, SessionLimits | None]] = OrderedDict()
         self._inflight: set[int] = set()
         self.stops_sent = 0
@@ -264,7 +265,7 @@ class LimitsEnforcer:
 
     async def _limits(self, transaction_pk: int) -> SessionLimits | None:
         hit = self._cache.get(transaction_pk)
-        if hit is not None and time.monotonic() - hit[0] < self._config.check_interval_s:
+        if hit is not None and time.monotonic() - hit[0] < self._config.cache_ttl_s:
             return hit[1]
         async with self._deps.db.unit_of_work() as uow:
             limits = await service.load_session_limits(uow.session, transaction_pk)
