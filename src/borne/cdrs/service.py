@@ -22,6 +22,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from borne.authorization.service import find_token
 from borne.cdrs.builder import (
     BuiltCdr,
     CdrInput,
@@ -156,12 +157,15 @@ async def _gather(session: AsyncSession, tx: Transaction, end: datetime) -> _Gat
     """The tariff (resolved at the session start), its time zone, and the session's data up to
     ``end``."""
     start = tx.started_at or tx.created_at
+    # A tariff scoped to the driver's token group wins over the station's general one.
+    token = await find_token(session, tx.id_token) if tx.id_token else None
     resolved = await resolve_tariff(
         session,
         station_id=tx.station_id,
         evse_id=tx.evse_id,
         connector_id=_connector(tx),
         at=start,
+        token_group=None if token is None else token.group_id_token,
     )
     if resolved is not None:
         tz = resolved.time_zone

@@ -222,3 +222,36 @@ async def test_urgent_transactions_skip_the_coalescing_wait(deps: Deps, csms: Cs
     await wait_for(lambda: asyncio.sleep(0, subs.live.total_cost(urgent_tx.id) == Decimal("1.44")))
     assert await cost(urgent_tx.id) == Decimal("1.44")
     assert await cost(other_tx.id) == Decimal(0)  # still waiting its 30 s turn
+
+
+async def test_a_token_group_tariff_prices_the_cdr_of_that_group(
+    deps: Deps, csms: Csms, cdrs: CdrSubscribers
+) -> None:
+    """Two tariffs on one EVSE: the general one, and one for the fleet group; a fleet driver's
+    session is billed with the fleet tariff, another driver's with the general one."""
+    await station_with_tariff(deps, "CPG", TARIFF)  # general: 0.30/kWh + 20 % VAT
+    fleet = {
+        **TARIFF,
+        "id": "FLEET-1",
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.10, "step_size": 1}]}],
+    }
+    now = datetime.now(UTC)
+    async with deps.db.unit_of_work() as uow:
+        view = await create_tariff(uow, data=fleet, version="2.2.1", now=now, token_group="FLEET")
+        await assign_tariff(
+            uow,
+            record_id=view.record_id,
+            target=AssignmentTarget(station_id="CPG", evse_id=1),
+            now=now,
+        )
+        await uow.commit()
+    await csms.token("DRIVER-F", group="FLEET")
+    totals = []
+    for tag in ("DRIVER-F", "TAG1"):
+        tx_id = (await csms.start16("CPG", meter=0, ts=T0, tag=tag))["transactionId"]
+        await csms.stop16("CPG", tx_id, meter=10_000, ts=T0 + timedelta(minutes=30))
+        tx = await csms.tx("CPG", tx_id)
+        [cdr] = await wait_for(lambda tx=tx: cdrs_of(deps, tx.id))
+        totals.append(cdr.total_excl)
+    # 10 kWh x 0.10 for the fleet driver, 10 kWh x 0.30 for the other one
+    assert totals == [Decimal("1.00"), Decimal("3.00")]
