@@ -118,12 +118,14 @@ class CdrSubscribers:
         self._waiting.add(pk)
         loop = asyncio.get_running_loop()
         try:
+            urgent = self._urgent is not None and self._urgent(pk)
+            interval = 0.0 if urgent else self._min_interval
+            wait = self._last_update.get(pk, -math.inf) + interval - loop.time()
+            if wait > 0:
+                # Events meanwhile coalesce into this one. Not under the lock: issuing the CDR
+                # at the session's end must not wait for a pending recomputation.
+                await asyncio.sleep(wait)
             async with self._locks.hold(pk):
-                urgent = self._urgent is not None and self._urgent(pk)
-                interval = 0.0 if urgent else self._min_interval
-                wait = self._last_update.get(pk, -math.inf) + interval - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)  # events meanwhile coalesce into this one
                 self._waiting.discard(pk)
                 self._last_update[pk] = loop.time()
                 await self._update(pk, ev.station_id, ev.transaction_id)

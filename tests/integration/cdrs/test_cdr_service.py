@@ -223,6 +223,11 @@ async def test_urgent_transactions_skip_the_coalescing_wait(deps: Deps, csms: Cs
     assert await cost(urgent_tx.id) == Decimal("1.44")
     assert await cost(other_tx.id) == Decimal(0)  # still waiting its 30 s turn
 
+    # the session ends while U2's recomputation waits: its CDR is issued at once all the same
+    await csms.event201("CSU", "U2", "Ended", 2, ts=T0 + timedelta(minutes=30), samples=[])
+    [cdr] = await wait_for(lambda: cdrs_of(deps, other_tx.id), timeout=5)
+    assert cdr.total_incl == Decimal(0)  # EVSE 2 has no tariff (it is assigned to EVSE 1)
+
 
 async def test_a_token_group_tariff_prices_the_cdr_of_that_group(
     deps: Deps, csms: Csms, cdrs: CdrSubscribers
