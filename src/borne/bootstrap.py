@@ -213,7 +213,9 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     )
     cdr_subscribers.subscribe(bus)
     starters.append(cdr_subscribers.start)
-    transactions_v201.attach_total_cost(routers[OcppVersion.V201], live_costs)
+    transactions_v201.attach_total_cost(
+        routers[OcppVersion.V201], live_costs, final_wait_s=settings.final_cost_wait_s
+    )
     api_routers.append(cdrs_api.router)
     # --- end of billing wiring ---
     app = create_app(ApiContext(deps=deps, outbound=outbound, api_keys=keys, routers=api_routers))

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # A session's running cost is recomputed at most every this many seconds (meter values in
     # between coalesce); sessions with a cost limit are recomputed on every meter value.
     live_cost_min_interval_s: float = Field(default=30.0, ge=0)
+    # The answer to a 2.0.1 TransactionEvent Ended waits up to this long for the session's CDR
+    # so that it carries the final totalCost; 0 answers at once (totalCost then only on a retry).
+    final_cost_wait_s: float = Field(default=2.0, ge=0, le=20)
 
     log_level: str = "INFO"
     log_json: bool = False

@@ -211,16 +211,18 @@ async def test_cdr_across_time_of_day_boundary_and_power_restriction(
                 info={"charging_state": "SuspendedEV"},
             )
         )  # fmt: skip
-        # parked 17:10-17:30Z (no energy), then stopped
-        await cp.call(
+        # parked 17:10-17:30Z (no energy), then stopped: the answer waits for the CDR and
+        # carries the final cost
+        ended = await cp.call(
             event(
                 "Ended", 4, tx_id, "17:30:00Z", "EVDeparted",
                 meter_value=meter("17:30:00Z", 7000, 0, "Transaction.End"),
                 info={"stopped_reason": "EVDisconnected"},
             )
         )  # fmt: skip
+        assert Decimal(str(ended.total_cost)) == Decimal("4.68")
         summary = await _wait_cdr(borne_server, station_id)
-        # the final cost, once the CDR exists, answers a retried Ended
+        # and so does a retried Ended
         again = await cp.call(
             event(
                 "Ended", 4, tx_id, "17:30:00Z", "EVDeparted",

@@ -4,10 +4,15 @@ Filled by the subscriber after each recomputation (after commit), read without a
 the 2.0.1 TransactionEvent handler (``totalCost``) and the CostUpdated sender. A hint, not the
 record: ``session_costs`` holds the same values, so a restart only delays the next
 ``totalCost`` until the next meter value.
+
+The final cost (its CDR issued) can be awaited (:meth:`LiveCosts.final_cost`): the handler of a
+2.0.1 Ended event waits for it, bounded, so the first answer to Ended already carries it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -32,6 +37,7 @@ class LiveCosts:
     def __init__(self, max_entries: int = 50_000) -> None:
         self._entries: OrderedDict[int, LiveEntry] = OrderedDict()
         self._max = max_entries
+        self._final_waiters: dict[int, list[asyncio.Future[Decimal | None]]] = {}
 
     def put(
         self,
@@ -66,10 +72,34 @@ class LiveCosts:
         return entry.cost.total_incl
 
     def ended(self, transaction_pk: int) -> None:
-        """The session ended: keep its (final) cost, stop sending CostUpdated for it."""
+        """The session's CDR is issued: keep its (final) cost, stop sending CostUpdated for it,
+        and answer whoever waits for the final cost (None when the CDR has no cost)."""
         entry = self._entries.get(transaction_pk)
         if entry is not None:
             self._entries[transaction_pk] = replace(entry, active=False)
+        final = self.total_cost(transaction_pk, final=True)
+        for waiter in self._final_waiters.pop(transaction_pk, []):
+            if not waiter.done():
+                waiter.set_result(final)
+
+    async def final_cost(self, transaction_pk: int, timeout_s: float) -> Decimal | None:
+        """The final cost including taxes, waiting up to ``timeout_s`` for the CDR to be
+        issued; None when it is not issued in time or has no cost."""
+        known = self.total_cost(transaction_pk, final=True)
+        if known is not None or timeout_s <= 0:
+            return known
+        waiter: asyncio.Future[Decimal | None] = asyncio.get_running_loop().create_future()
+        waiters = self._final_waiters.setdefault(transaction_pk, [])
+        waiters.append(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(waiter, timeout_s)
+            return None
+        finally:
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._final_waiters.pop(transaction_pk, None)
 
     def active(self) -> list[LiveEntry]:
         return [e for e in self._entries.values() if e.active]

@@ -69,6 +69,10 @@ class TotalCostSource(Protocol):
         the final cost (its CDR issued), never a running one."""
         ...
 
+    async def final_cost(self, transaction_pk: int, timeout_s: float) -> Decimal | None:
+        """The final cost including taxes, waiting up to ``timeout_s`` for it to be known."""
+        ...
+
 
 _Handle = Callable[
     [CallContext, v201.TransactionEventRequest],
@@ -80,29 +84,37 @@ class TransactionEventHandler:
     """The TransactionEvent handler. Composition may attach a running-cost source
     (:func:`attach_total_cost`): the response then carries ``totalCost`` once it is known,
     read from memory, never queried on this hot path. Updated: the running cost; Ended: only
-    the final cost (OCPP's meaning there), so usually on a retried Ended only."""
+    the final cost (OCPP's meaning there), waited for up to ``final_wait_s`` after the commit
+    (the CDR is issued by a subscriber meanwhile) and left out when it is not known by then."""
 
     def __init__(self, handle: _Handle) -> None:
         self._handle = handle
         self.total_cost: TotalCostSource | None = None
+        self.final_wait_s = 0.0
 
     async def __call__(
         self, ctx: CallContext, req: v201.TransactionEventRequest
     ) -> v201.TransactionEventResponse:
         response, transaction_pk = await self._handle(ctx, req)
         if self.total_cost is not None:
-            final = req.event_type == "Ended"
-            total = self.total_cost.total_cost(transaction_pk, final=final)
+            if req.event_type == "Ended":
+                total = await self.total_cost.final_cost(transaction_pk, self.final_wait_s)
+            else:
+                total = self.total_cost.total_cost(transaction_pk)
             if total is not None:
                 response.total_cost = float(total)
         return response
 
 
-def attach_total_cost(router: Router, source: TotalCostSource) -> None:
-    """Fill ``totalCost`` of 2.0.1 TransactionEventResponses from ``source``."""
+def attach_total_cost(
+    router: Router, source: TotalCostSource, *, final_wait_s: float = 0.0
+) -> None:
+    """Fill ``totalCost`` of 2.0.1 TransactionEventResponses from ``source``; an Ended answer
+    waits up to ``final_wait_s`` for the final cost."""
     handler = router.handler_for("TransactionEvent")
     if isinstance(handler, TransactionEventHandler):
         handler.total_cost = source
+        handler.final_wait_s = final_wait_s
 
 
 def register(router: Router, deps: Deps) -> None:

@@ -80,3 +80,32 @@ def test_live_costs_final_and_bounded() -> None:
     live.put(2, "A", "t2", cost("1.00"))
     live.put(3, "A", "t3", cost("1.00"))
     assert live.get(1) is None and len(live) == 2
+
+
+async def test_final_cost_waits_for_the_cdr_and_gives_up_in_time() -> None:
+    import asyncio
+
+    live = LiveCosts()
+    live.put(1, "A", "t1", cost("1.00"))
+    # the running cost is not a final cost: nobody issues the CDR, so the wait ends empty
+    assert await live.final_cost(1, 0.05) is None
+    assert live._final_waiters == {}  # the abandoned wait leaves nothing behind
+
+    async def issue_later() -> None:
+        await asyncio.sleep(0.02)
+        live.put(1, "A", "t1", cost("1.20"), final=True)
+        live.ended(1)
+
+    waiting = asyncio.gather(live.final_cost(1, 5.0), live.final_cost(1, 5.0))
+    await issue_later()
+    assert await waiting == [Decimal("1.20"), Decimal("1.20")]
+    assert await live.final_cost(1, 0) == Decimal("1.20")  # known: no wait at all
+
+    # a CDR without a cost (no tariff) answers the waiters at once, with None
+    async def issue_without_cost() -> None:
+        await asyncio.sleep(0.02)
+        live.ended(2)
+
+    waiting = asyncio.gather(live.final_cost(2, 5.0))
+    await issue_without_cost()
+    assert await asyncio.wait_for(waiting, 1.0) == [None]
