@@ -96,5 +96,21 @@ class Settings(BaseSettings):
     # so that it carries the final totalCost; 0 answers at once (totalCost then only on a retry).
     final_cost_wait_s: float = Field(default=2.0, ge=0, le=20)
 
+    # OCPI roaming (docs/ocpi.md): the public base URL partners reach Borne's OCPI endpoints at
+    # (the operator API's server, path /ocpi), Borne's CPO identity, the largest page served,
+    # session updates pushed to partners at most this often, outbox sender timing.
+    ocpi_base_url: str = "http://127.0.0.1:8000/ocpi"
+    ocpi_country_code: str = Field(default="NL", pattern=r"^[A-Z]{2}$")
+    ocpi_party_id: str = Field(default="BRN", pattern=r"^[A-Z0-9]{3}$")
+    ocpi_business_name: str = "Borne"
+    ocpi_max_page_limit: int = Field(default=100, ge=1, le=1000)
+    ocpi_session_update_interval_s: float = Field(default=60.0, ge=0)
+    ocpi_request_timeout_s: float = Field(default=10.0, gt=0)
+    ocpi_outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    ocpi_outbox_backoff_base_s: float = Field(default=2.0, gt=0)
+    ocpi_outbox_backoff_max_s: float = Field(default=600.0, gt=0)
+    ocpi_outbox_max_attempts: int = Field(default=50, ge=1)
+    ocpi_command_timeout_s: float = Field(default=60.0, gt=0)
+
     log_level: str = "INFO"
     log_json: bool = False

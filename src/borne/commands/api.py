@@ -16,6 +16,8 @@ from borne.api_context import ApiContext, get_context
 from borne.api_errors import error_responses
 from borne.commands import service
 from borne.commands.schemas import (
+    CancelReservationIn,
+    ReserveNowIn,
     ChangeAvailabilityIn,
     ChangeConfigurationIn,
     CommandOut,
@@ -90,6 +92,32 @@ async def unlock_connector(
 ) -> CommandOut:
     result = await service.unlock_connector(
         ctx.outbound, station_id, evse_id=body.evse_id, connector_id=body.connector_id
+    )
+    return CommandOut.of(result)
+
+
+@router.post("/reserve-now", summary="Reserve an EVSE, a connector or any of the station")
+async def reserve_now(station_id: StationId, body: ReserveNowIn, ctx: Context) -> CommandOut:
+    result = await service.reserve_now(
+        ctx.outbound,
+        station_id,
+        reservation_id=body.reservation_id,
+        id_token=body.id_token,
+        id_token_type=body.id_token_type,
+        expiry=body.expiry,
+        evse_id=body.evse_id,
+        connector_id=body.connector_id,
+        group_id_token=body.group_id_token,
+    )
+    return CommandOut.of(result)
+
+
+@router.post("/cancel-reservation", summary="Cancel a reservation")
+async def cancel_reservation(
+    station_id: StationId, body: CancelReservationIn, ctx: Context
+) -> CommandOut:
+    result = await service.cancel_reservation(
+        ctx.outbound, station_id, reservation_id=body.reservation_id
     )
     return CommandOut.of(result)
 

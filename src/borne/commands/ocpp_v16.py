@@ -8,6 +8,7 @@ when given, else ``connector_id``; ``connectorId`` 0 is the whole station.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from borne.commands.results import (
@@ -140,6 +141,41 @@ async def unlock_connector(
     request = build(v16.UnlockConnectorRequest, connector_id=connector)
     answer = await send(outbound, station_id, request, v16.UnlockConnectorResponse, call_timeout)
     return CommandResult(**_result(station_id, "UnlockConnector", answer, answer.status))
+
+
+async def reserve_now(
+    outbound: OcppOutbound,
+    station_id: str,
+    *,
+    reservation_id: int,
+    id_token: str,
+    id_token_type: IdTokenKind,
+    expiry: datetime,
+    evse_id: int | None,
+    connector_id: int | None,
+    group_id_token: str | None,
+    call_timeout: float | None,
+) -> CommandResult:
+    # connectorId 0 reserves any connector of the station (if it supports that).
+    connector = _connector(evse_id, connector_id)
+    request = build(
+        v16.ReserveNowRequest,
+        connector_id=0 if connector is None else connector,
+        expiry_date=expiry,
+        id_tag=id_token,
+        parent_id_tag=group_id_token,
+        reservation_id=reservation_id,
+    )
+    answer = await send(outbound, station_id, request, v16.ReserveNowResponse, call_timeout)
+    return CommandResult(**_result(station_id, "ReserveNow", answer, answer.status))
+
+
+async def cancel_reservation(
+    outbound: OcppOutbound, station_id: str, *, reservation_id: int, call_timeout: float | None
+) -> CommandResult:
+    request = build(v16.CancelReservationRequest, reservation_id=reservation_id)
+    answer = await send(outbound, station_id, request, v16.CancelReservationResponse, call_timeout)
+    return CommandResult(**_result(station_id, "CancelReservation", answer, answer.status))
 
 
 async def change_availability(

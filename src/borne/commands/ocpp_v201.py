@@ -12,6 +12,7 @@ stopped at once).
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from borne.commands.results import (
@@ -180,6 +181,47 @@ async def unlock_connector(
     answer = await send(outbound, station_id, request, v201.UnlockConnectorResponse, call_timeout)
     return CommandResult(
         **_result(station_id, "UnlockConnector", answer, answer.status, answer.status_info)
+    )
+
+
+async def reserve_now(
+    outbound: OcppOutbound,
+    station_id: str,
+    *,
+    reservation_id: int,
+    id_token: str,
+    id_token_type: IdTokenKind,
+    expiry: datetime,
+    evse_id: int | None,
+    connector_id: int | None,
+    group_id_token: str | None,
+    call_timeout: float | None,
+) -> CommandResult:
+    # 2.0.1 reserves an EVSE (or, without one, any EVSE); a connector is named by its type only.
+    evse, _connector_id = _address(evse_id, connector_id)
+    request = build(
+        v201.ReserveNowRequest,
+        id=reservation_id,
+        expiry_date_time=expiry,
+        id_token=build(v201.IdTokenType, id_token=id_token, type=id_token_type),
+        evse_id=evse or None,
+        group_id_token=None
+        if group_id_token is None
+        else build(v201.IdTokenType, id_token=group_id_token, type="Central"),
+    )
+    answer = await send(outbound, station_id, request, v201.ReserveNowResponse, call_timeout)
+    return CommandResult(
+        **_result(station_id, "ReserveNow", answer, answer.status, answer.status_info)
+    )
+
+
+async def cancel_reservation(
+    outbound: OcppOutbound, station_id: str, *, reservation_id: int, call_timeout: float | None
+) -> CommandResult:
+    request = build(v201.CancelReservationRequest, reservation_id=reservation_id)
+    answer = await send(outbound, station_id, request, v201.CancelReservationResponse, call_timeout)
+    return CommandResult(
+        **_result(station_id, "CancelReservation", answer, answer.status, answer.status_info)
     )
 
 

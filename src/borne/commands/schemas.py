@@ -6,6 +6,7 @@ is ``evse_id`` when given, else ``connector_id`` (a 1.6 connector is a 2.0.1 EVS
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +59,22 @@ class ResetIn(Body):
 class UnlockConnectorIn(Body):
     evse_id: EvseId
     connector_id: ConnectorId
+
+
+class ReserveNowIn(Body):
+    reservation_id: int = Field(ge=0, description="chosen by the caller; cancels refer to it")
+    id_token: str = Field(min_length=1, max_length=36, description="1.6: idTag (≤ 20 chars)")
+    id_token_type: IdTokenKind = Field("Central", description="2.0.1 only")
+    expiry: datetime = Field(description="when the reservation lapses (with a time zone)")
+    evse_id: EvseId
+    connector_id: ConnectorId
+    group_id_token: str | None = Field(
+        None, max_length=36, description="1.6 parentIdTag / 2.0.1 groupIdToken"
+    )
+
+
+class CancelReservationIn(Body):
+    reservation_id: int = Field(ge=0)
 
 
 class ChangeAvailabilityIn(Body):

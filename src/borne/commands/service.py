@@ -13,6 +13,7 @@ a command that the station's version lacks, or a value its schema refuses),
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from borne.commands import ocpp_v16, ocpp_v201
@@ -166,6 +167,30 @@ class Translator(Protocol):
         call_timeout: float | None,
     ) -> DataTransferResult: ...
 
+    async def reserve_now(
+        self,
+        outbound: OcppOutbound,
+        station_id: str,
+        *,
+        reservation_id: int,
+        id_token: str,
+        id_token_type: IdTokenKind,
+        expiry: datetime,
+        evse_id: int | None,
+        connector_id: int | None,
+        group_id_token: str | None,
+        call_timeout: float | None,
+    ) -> CommandResult: ...
+
+    async def cancel_reservation(
+        self,
+        outbound: OcppOutbound,
+        station_id: str,
+        *,
+        reservation_id: int,
+        call_timeout: float | None,
+    ) -> CommandResult: ...
+
 
 def _version(outbound: OcppOutbound, station_id: str) -> OcppVersion:
     version = outbound.version_of(station_id)
@@ -244,6 +269,47 @@ async def unlock_connector(
 ) -> CommandResult:
     return await translator_for(outbound, station_id).unlock_connector(
         outbound, station_id, evse_id=evse_id, connector_id=connector_id, call_timeout=call_timeout
+    )
+
+
+async def reserve_now(
+    outbound: OcppOutbound,
+    station_id: str,
+    *,
+    reservation_id: int,
+    id_token: str,
+    expiry: datetime,
+    id_token_type: IdTokenKind = "Central",
+    evse_id: int | None = None,
+    connector_id: int | None = None,
+    group_id_token: str | None = None,
+    call_timeout: float | None = None,
+) -> CommandResult:
+    """Reserve an EVSE/connector (or, with neither, any of the station) for ``id_token`` until
+    ``expiry``; the station reports the reservation's end itself."""
+    return await translator_for(outbound, station_id).reserve_now(
+        outbound,
+        station_id,
+        reservation_id=reservation_id,
+        id_token=id_token,
+        id_token_type=id_token_type,
+        expiry=expiry,
+        evse_id=evse_id,
+        connector_id=connector_id,
+        group_id_token=group_id_token,
+        call_timeout=call_timeout,
+    )
+
+
+async def cancel_reservation(
+    outbound: OcppOutbound,
+    station_id: str,
+    *,
+    reservation_id: int,
+    call_timeout: float | None = None,
+) -> CommandResult:
+    return await translator_for(outbound, station_id).cancel_reservation(
+        outbound, station_id, reservation_id=reservation_id, call_timeout=call_timeout
     )
 
 

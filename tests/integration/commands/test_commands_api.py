@@ -349,6 +349,53 @@ CASES = [
         {"status": "Unlocked"},
     ),
     (
+        "reserve-now",
+        V16,
+        {"reservation_id": 5, "id_token": "TAG1", "expiry": "2030-01-01T12:00:00Z"},
+        (
+            "ReserveNow",
+            {
+                "connectorId": 0,
+                "expiryDate": "2030-01-01T12:00:00Z",
+                "idTag": "TAG1",
+                "reservationId": 5,
+            },
+        ),
+        {"status": "Occupied"},
+        {"status": "Occupied"},
+    ),
+    (
+        "reserve-now",
+        V201,
+        {
+            "reservation_id": 6,
+            "id_token": "TAG1",
+            "expiry": "2030-01-01T12:00:00Z",
+            "evse_id": 2,
+            "group_id_token": "GRP",
+        },
+        (
+            "ReserveNow",
+            {
+                "id": 6,
+                "expiryDateTime": "2030-01-01T12:00:00Z",
+                "idToken": {"idToken": "TAG1", "type": "Central"},
+                "evseId": 2,
+                "groupIdToken": {"idToken": "GRP", "type": "Central"},
+            },
+        ),
+        {"status": "Accepted"},
+        {"status": "Accepted"},
+    ),
+    (
+        "cancel-reservation",
+        V201,
+        {"reservation_id": 6},
+        ("CancelReservation", {"reservationId": 6}),
+        {"status": "Rejected"},
+        {"status": "Rejected"},
+    ),
+    (
         "change-availability",
         V16,
         {"availability": "inoperative"},
