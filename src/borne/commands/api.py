@@ -17,7 +17,6 @@ from borne.api_errors import error_responses
 from borne.commands import service
 from borne.commands.schemas import (
     CancelReservationIn,
-    ReserveNowIn,
     ChangeAvailabilityIn,
     ChangeConfigurationIn,
     CommandOut,
@@ -33,6 +32,7 @@ from borne.commands.schemas import (
     RemoteStartOut,
     RemoteStopIn,
     ReportOut,
+    ReserveNowIn,
     ResetIn,
     SetVariablesIn,
     TriggerMessageIn,
