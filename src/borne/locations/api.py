@@ -58,6 +58,7 @@ async def create_location(
             postal_code=body.postal_code,
             state=body.state,
             publish=body.publish,
+            ocpi_extra=body.extra(),
         )
         await uow.commit()
     response.headers["Location"] = f"{request.url.path.rstrip('/')}/{quote(view.id, safe='')}"
@@ -94,7 +95,7 @@ async def update_location(
             uow,
             location_id=location_id,
             now=ctx.deps.clock.now(),
-            changes=body.model_dump(exclude_unset=True),
+            changes=body.changes(),
         )
         await uow.commit()
     return LocationOut.of(view)
@@ -166,6 +167,7 @@ async def put_evse(
             physical_reference=body.physical_reference,
             connectors=[c.spec() for c in body.connectors],
             now=ctx.deps.clock.now(),
+            ocpi_extra=body.extra(),
         )
         await uow.commit()
     return EvseOut.of(view)

@@ -18,3 +18,8 @@ class LocationChanged:
     change: LocationChange
     station_id: str | None = None
     evse_id: int | None = None
+    # EVSE uids that left the location (EVSE deleted or re-identified, station detached,
+    # location deleted): OCPI never deletes an EVSE, partners are told it was REMOVED.
+    evse_uids: tuple[str, ...] = ()
+    # The location's (country_code, party_id), given when it was deleted (nowhere else then).
+    party: tuple[str, str] | None = None

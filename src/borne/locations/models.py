@@ -6,8 +6,10 @@ Coordinates are strings, as OCPI sends them, so no digit is lost through a float
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ForeignKey,
     ForeignKeyConstraint,
@@ -43,6 +45,9 @@ class Location(Base):
     # IANA time zone: tariff restrictions are read in it.
     time_zone: Mapped[str] = mapped_column(String(64))
     publish: Mapped[bool] = mapped_column(Boolean, default=True)
+    # OCPI-only details (opening times, facilities, parking, ...) checked by
+    # ``borne.locations.extras.LocationExtra``; None: none given.
+    ocpi_extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -73,6 +78,8 @@ class EvseDescriptor(Base):
     # OCPI EVSE.uid: unique within the platform, never reused.
     evse_uid: Mapped[str] = mapped_column(String(36), unique=True)
     physical_reference: Mapped[str | None] = mapped_column(String(16), default=None)
+    # OCPI-only details (floor, parking, eMI3 id, capabilities, ...): ``extras.EvseExtra``.
+    ocpi_extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from borne.locations.extras import EvseExtra, LocationExtra
 from borne.locations.service import (
     OCPI_ID,
     ConnectorSpec,
@@ -47,6 +49,16 @@ class LocationIn(Body):
         min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Berlin"
     )
     publish: bool = True
+    ocpi_extra: LocationExtra | None = Field(
+        None, description="OCPI-only details: opening times (default 24/7), facilities, parking"
+    )
+
+    def extra(self) -> dict[str, Any] | None:
+        return _dump(self.ocpi_extra)
+
+
+def _dump(extra: LocationExtra | EvseExtra | None) -> dict[str, Any] | None:
+    return None if extra is None else extra.model_dump(mode="json", exclude_none=True)
 
 
 class LocationPatch(Body):
@@ -64,6 +76,13 @@ class LocationPatch(Body):
     longitude: str | None = Field(None, pattern=_LON)
     time_zone: str | None = Field(None, min_length=1, max_length=64)
     publish: bool | None = None
+    ocpi_extra: LocationExtra | None = Field(None, description="replaced whole; null clears it")
+
+    def changes(self) -> dict[str, Any]:
+        changes = self.model_dump(exclude_unset=True, exclude={"ocpi_extra"})
+        if "ocpi_extra" in self.model_fields_set:
+            changes["ocpi_extra"] = _dump(self.ocpi_extra)
+        return changes
 
 
 class ConnectorIn(Body):
@@ -98,6 +117,12 @@ class EvseIn(Body):
     )
     physical_reference: str | None = Field(None, min_length=1, max_length=16)
     connectors: list[ConnectorIn] = Field(min_length=1, max_length=32)
+    ocpi_extra: EvseExtra | None = Field(
+        None, description="OCPI-only details: eMI3 evse_id, floor, parking, capabilities"
+    )
+
+    def extra(self) -> dict[str, Any] | None:
+        return _dump(self.ocpi_extra)
 
 
 class ConnectorOut(BaseModel):
@@ -133,6 +158,7 @@ class EvseOut(BaseModel):
     physical_reference: str | None
     connectors: list[ConnectorOut]
     updated_at: datetime
+    ocpi_extra: Mapping[str, Any] | None = None
 
     @classmethod
     def of(cls, e: EvseView) -> EvseOut:
@@ -143,6 +169,7 @@ class EvseOut(BaseModel):
             physical_reference=e.physical_reference,
             connectors=[ConnectorOut.of(c) for c in e.connectors],
             updated_at=e.updated_at,
+            ocpi_extra=e.ocpi_extra,
         )
 
 
@@ -177,6 +204,7 @@ class LocationOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     stations: list[StationAtLocationOut]
+    ocpi_extra: Mapping[str, Any] | None = None
 
     @classmethod
     def of(cls, v: LocationView) -> LocationOut:
@@ -197,6 +225,7 @@ class LocationOut(BaseModel):
             created_at=v.created_at,
             updated_at=v.updated_at,
             stations=[StationAtLocationOut.of(s) for s in v.stations],
+            ocpi_extra=v.ocpi_extra,
         )
 
 

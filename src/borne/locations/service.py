@@ -21,12 +21,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.core.errors import Conflict, InvalidInput, NotFound
 from borne.locations.events import LocationChanged
+from borne.locations.extras import check_evse_extra, check_location_extra
 from borne.locations.models import ConnectorDescriptor, EvseDescriptor, Location, StationLocation
 from borne.stations import admin as stations_admin
 
@@ -124,6 +125,7 @@ class EvseView:
     physical_reference: str | None
     connectors: tuple[ConnectorView, ...]
     updated_at: datetime
+    ocpi_extra: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ class LocationView:
     created_at: datetime
     updated_at: datetime
     stations: tuple[StationAtLocation, ...]
+    ocpi_extra: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +325,7 @@ async def _evses(session: AsyncSession, station_ids: Sequence[str]) -> dict[str,
                     for c in by_evse.get((e.station_id, e.evse_id), [])
                 ),
                 updated_at=e.updated_at,
+                ocpi_extra=e.ocpi_extra,
             )
         )
     return out
@@ -364,6 +368,7 @@ async def _views(session: AsyncSession, locations: Sequence[Location]) -> list[L
             created_at=loc.created_at,
             updated_at=loc.updated_at,
             stations=tuple(stations.get(loc.id, [])),
+            ocpi_extra=loc.ocpi_extra,
         )
         for loc in locations
     ]
@@ -373,6 +378,18 @@ async def get_location(unit: Unit, *, location_id: str) -> LocationView:
     """The location with its stations and their EVSE / connector descriptors."""
     location = await _location(unit, location_id)
     return (await _views(unit.session, [location]))[0]
+
+
+async def get_locations(session: AsyncSession, location_ids: Sequence[str]) -> list[LocationView]:
+    """The given locations (unknown ids left out), in the order of ``location_ids``; a few
+    queries whatever their number (OCPI pages)."""
+    if not location_ids:
+        return []
+    rows = {
+        loc.id: loc
+        for loc in await session.scalars(select(Location).where(Location.id.in_(location_ids)))
+    }
+    return await _views(session, [rows[i] for i in location_ids if i in rows])
 
 
 async def list_locations(unit: Unit, *, offset: int = 0, limit: int = 50) -> Page[LocationView]:
@@ -444,8 +461,10 @@ async def create_location(
     postal_code: str | None = None,
     state: str | None = None,
     publish: bool = True,
+    ocpi_extra: Mapping[str, Any] | None = None,
 ) -> LocationView:
     check_location_id(location_id)
+    extra = check_location_extra(ocpi_extra)
     fields = _check_fields(
         {
             "country_code": country_code,
@@ -465,7 +484,14 @@ async def create_location(
         raise Conflict(
             f"location {location_id} already exists", details={"location_id": location_id}
         )
-    location = Location(id=location_id, publish=publish, created_at=now, updated_at=now, **fields)
+    location = Location(
+        id=location_id,
+        publish=publish,
+        ocpi_extra=extra,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
     unit.session.add(location)
     try:
         await unit.session.flush()
@@ -479,16 +505,20 @@ async def update_location(
     unit: Unit, *, location_id: str, now: datetime, changes: Mapping[str, Any]
 ) -> LocationView:
     """Change the fields in ``changes`` (``name``, ``postal_code``, ``state`` may be set to
-    None; the others may not). The id never changes."""
-    unknown = set(changes) - _REQUIRED - _OPTIONAL - {"publish"}
+    None; the others may not; ``ocpi_extra`` is replaced whole, None clears it). The id never
+    changes."""
+    unknown = set(changes) - _REQUIRED - _OPTIONAL - {"publish", "ocpi_extra"}
     if unknown:
         raise InvalidInput(f"unknown location fields: {sorted(unknown)}")
-    fields = _check_fields({k: v for k, v in changes.items() if k != "publish"})
+    fields = _check_fields({k: v for k, v in changes.items() if k not in ("publish", "ocpi_extra")})
+    extra = check_location_extra(changes.get("ocpi_extra"))
     location = await _location(unit, location_id)
     for key, value in fields.items():
         setattr(location, key, value)
     if changes.get("publish") is not None:
         location.publish = bool(changes["publish"])
+    if "ocpi_extra" in changes:
+        location.ocpi_extra = extra
     location.updated_at = now
     unit.add_event(LocationChanged(location_id, "updated"))
     return (await _views(unit.session, [location]))[0]
@@ -497,6 +527,7 @@ async def update_location(
 async def delete_location(unit: Unit, *, location_id: str) -> None:
     """Delete a location; its stations are detached. Refused while tariffs are assigned to it."""
     location = await _location(unit, location_id)
+    gone = await _evse_uids_at(unit.session, location_id)
     await unit.session.delete(location)
     try:
         await unit.session.flush()
@@ -505,7 +536,29 @@ async def delete_location(unit: Unit, *, location_id: str) -> None:
             f"location {location_id} still has tariffs assigned to it; unassign them first",
             details={"location_id": location_id},
         ) from None
-    unit.add_event(LocationChanged(location_id, "deleted"))
+    unit.add_event(
+        LocationChanged(
+            location_id,
+            "deleted",
+            evse_uids=gone,
+            party=(location.country_code, location.party_id),
+        )
+    )
+
+
+async def _evse_uids_at(
+    session: AsyncSession, location_id: str, station_id: str | None = None
+) -> tuple[str, ...]:
+    """The EVSE uids partners see at the location (of one station only, if given)."""
+    query = (
+        select(EvseDescriptor.evse_uid)
+        .join(StationLocation, StationLocation.station_id == EvseDescriptor.station_id)
+        .where(StationLocation.location_id == location_id)
+        .order_by(EvseDescriptor.evse_uid)
+    )
+    if station_id is not None:
+        query = query.where(EvseDescriptor.station_id == station_id)
+    return tuple(await session.scalars(query))
 
 
 async def attach_station(
@@ -520,7 +573,10 @@ async def attach_station(
             StationLocation(station_id=station_id, location_id=location_id, attached_at=now)
         )
     elif link.location_id != location_id:
-        unit.add_event(LocationChanged(link.location_id, "station_detached", station_id))
+        gone = await _evse_uids_at(unit.session, link.location_id, station_id)
+        unit.add_event(
+            LocationChanged(link.location_id, "station_detached", station_id, evse_uids=gone)
+        )
         link.location_id = location_id
         link.attached_at = now
     else:
@@ -545,11 +601,12 @@ async def _link(unit: Unit, location_id: str, station_id: str) -> StationLocatio
 async def detach_station(unit: Unit, *, location_id: str, station_id: str, now: datetime) -> None:
     """Remove the station from the location; its EVSE descriptors stay with the station."""
     link = await _link(unit, location_id, station_id)
+    gone = await _evse_uids_at(unit.session, location_id, station_id)
     await unit.session.delete(link)
     location = await _location(unit, location_id)
     location.updated_at = now
     await unit.session.flush()
-    unit.add_event(LocationChanged(location_id, "station_detached", station_id))
+    unit.add_event(LocationChanged(location_id, "station_detached", station_id, evse_uids=gone))
 
 
 def _check_evse(
@@ -599,10 +656,13 @@ async def put_evse(
     connectors: Sequence[ConnectorSpec],
     now: datetime,
     physical_reference: str | None = None,
+    ocpi_extra: Mapping[str, Any] | None = None,
 ) -> EvseView:
     """Describe (or re-describe) an EVSE and all its connectors; the station must be at the
-    location. Connectors not listed are removed."""
+    location. Connectors not listed are removed. A changed ``evse_uid`` retires the old one:
+    the event names it so partners learn it was removed."""
     _check_evse(evse_id, evse_uid, physical_reference, connectors)
+    extra = check_evse_extra(ocpi_extra)
     await _link(unit, location_id, station_id)
     session = unit.session
     clash = await session.scalar(
@@ -617,11 +677,15 @@ async def put_evse(
             details={"evse_uid": evse_uid},
         )
     evse = await session.get(EvseDescriptor, (station_id, evse_id))
+    retired: tuple[str, ...] = ()
     if evse is None:
         evse = EvseDescriptor(station_id=station_id, evse_id=evse_id, evse_uid=evse_uid)
         session.add(evse)
+    elif evse.evse_uid != evse_uid:
+        retired = (evse.evse_uid,)
     evse.evse_uid = evse_uid
     evse.physical_reference = physical_reference
+    evse.ocpi_extra = extra
     evse.updated_at = now
     await session.flush()
     await session.execute(
@@ -649,7 +713,9 @@ async def put_evse(
         await session.flush()
     except IntegrityError:
         raise Conflict(f"EVSE uid {evse_uid} is already used") from None
-    unit.add_event(LocationChanged(location_id, "evse_changed", station_id, evse_id))
+    unit.add_event(
+        LocationChanged(location_id, "evse_changed", station_id, evse_id, evse_uids=retired)
+    )
     return EvseView(
         station_id,
         evse_id,
@@ -657,6 +723,7 @@ async def put_evse(
         physical_reference,
         tuple(_connector_view(r, evse_uid) for r in rows),
         now,
+        extra,
     )
 
 
@@ -673,6 +740,54 @@ async def delete_evse(unit: Unit, *, location_id: str, station_id: str, evse_id:
             ConnectorDescriptor.station_id == station_id, ConnectorDescriptor.evse_id == evse_id
         )
     )
+    gone = (evse.evse_uid,)
     await unit.session.delete(evse)
     await unit.session.flush()
-    unit.add_event(LocationChanged(location_id, "evse_changed", station_id, evse_id))
+    unit.add_event(
+        LocationChanged(location_id, "evse_changed", station_id, evse_id, evse_uids=gone)
+    )
+
+
+async def touch(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    location_id: str | None = None,
+    station_id: str | None = None,
+    evse_id: int | None = None,
+    connector_id: int | None = None,
+) -> None:
+    """Move ``updated_at`` of what a change outside this domain altered for partners (a tariff
+    assigned or taken off): a location with its EVSEs and connectors, or one station's EVSE
+    (with its connectors) or connector. Keeps OCPI ``last_updated`` and date windows true."""
+    if location_id is not None:
+        await session.execute(
+            update(Location).where(Location.id == location_id).values(updated_at=now)
+        )
+        stations = select(StationLocation.station_id).where(
+            StationLocation.location_id == location_id
+        )
+        await session.execute(
+            update(EvseDescriptor)
+            .where(EvseDescriptor.station_id.in_(stations))
+            .values(updated_at=now)
+        )
+        await session.execute(
+            update(ConnectorDescriptor)
+            .where(ConnectorDescriptor.station_id.in_(stations))
+            .values(updated_at=now)
+        )
+        return
+    if station_id is None or evse_id is None:
+        return
+    await session.execute(
+        update(EvseDescriptor)
+        .where(EvseDescriptor.station_id == station_id, EvseDescriptor.evse_id == evse_id)
+        .values(updated_at=now)
+    )
+    connectors = update(ConnectorDescriptor).where(
+        ConnectorDescriptor.station_id == station_id, ConnectorDescriptor.evse_id == evse_id
+    )
+    if connector_id is not None:
+        connectors = connectors.where(ConnectorDescriptor.connector_id == connector_id)
+    await session.execute(connectors.values(updated_at=now))
