@@ -339,6 +339,11 @@ def _opt(value: Decimal | None) -> Decimal | None:
 
 class UnitPriceOut(BaseModel):
     after_minutes: int = Field(description="from this many minutes into a session started now")
+    after_kwh: Decimal | None = Field(
+        default=None,
+        description="set: once this much energy (kWh) is charged in a session started now "
+        "(after_minutes is then 0); null: a time-based price",
+    )
     element_index: int | None = Field(description="null: nothing prices it then, free")
     excl: Decimal | None = Field(description="per kWh / per hour / per session, before taxes")
     incl: Decimal | None = Field(description="after taxes; null: unknown")
@@ -359,6 +364,7 @@ class UnitPriceOut(BaseModel):
 
         return cls(
             after_minutes=u.after_minutes,
+            after_kwh=u.after_kwh,
             element_index=u.element_index,
             excl=u.excl,
             incl=u.incl,
@@ -380,7 +386,9 @@ class TariffRefOut(BaseModel):
 
 
 def _first(units: tuple[UnitPrice, ...]) -> UnitPriceOut | None:
-    return UnitPriceOut.of(units[0]) if units and units[0].after_minutes == 0 else None
+    first = units[0] if units else None
+    ok = first is not None and first.after_minutes == 0 and first.after_kwh is None
+    return UnitPriceOut.of(units[0]) if ok else None
 
 
 def _limit(limit: PriceLimit | None) -> AmountOut | None:
@@ -404,7 +412,9 @@ class ConnectorPriceOut(BaseModel):
     price_per_minute: UnitPriceOut | None = Field(description="charging time price now")
     parking_per_minute: UnitPriceOut | None = Field(description="parking time price now")
     start_fee: UnitPriceOut | None = Field(description="FLAT, once per session")
-    energy: list[UnitPriceOut] = Field(description="energy prices now and later")
+    energy: list[UnitPriceOut] = Field(
+        description="energy prices now, later (after_minutes) and past kWh thresholds (after_kwh)"
+    )
     charging_time: list[UnitPriceOut]
     parking_time: list[UnitPriceOut]
     min_price: AmountOut | None

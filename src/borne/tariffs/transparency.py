@@ -10,7 +10,15 @@ or current are not met, as for a period without the measurement):
 * parking for :data:`PROBE_HOURS` hours: the PARKING_TIME lines.
 
 Each dimension's lines give the price that applies now and every change within the horizon
-("€0.05/min after 60 min": a duration or time-of-day restriction switching). Unit prices before
+("€0.05/min after 60 min": a duration or time-of-day restriction switching).
+
+Then, for each kWh threshold of the tariff (``min_kwh``/``max_kwh``, as the engine compiles
+them), one more probe starting at ``at``: the threshold's energy charged within a second, then a
+second of charging with a negligible energy, then a second of parking; the lines of those last
+two periods are the prices "after N kWh" (``after_kwh``). They are listed after the time-based
+changes, only where a price differs from the one before it at a lower threshold, and assume the
+energy is reached at the prices of the session's start: kWh and time changes are shown
+independently. Unit prices before
 and after taxes are the engine's line cost divided by the billed quantity, so the tax model of
 the tariff (2.2.1, 2.3.0 YES/NO/N/A) is applied exactly as in a CDR. step_size is not shown in
 unit prices (it rounds the session total once).
@@ -27,11 +35,14 @@ from zoneinfo import ZoneInfo
 from borne.tariffs.breakdown import PricedLine
 from borne.tariffs.ocpi_tariff import PriceLimit, Tariff, TariffDimensionType, TaxIncluded
 from borne.tariffs.periods import ChargingPeriod, SessionUsage
-from borne.tariffs.pricing import price_session
+from borne.tariffs.pricing import CompiledTariff, compile_tariff, price_session
 from borne.tariffs.rounding import minor_unit
 
 PROBE_HOURS = 4
 _PROBE_KWH = Decimal("0.001")
+# The kWh probes' periods: short, so time-based restrictions read as at the start.
+_KWH_STEP = timedelta(seconds=1)
+_KWH_STEP_H = Decimal(1) / Decimal(3600)
 _UNIT_QUANTUM = Decimal("1e-10")
 _DISPLAY_QUANTUM = Decimal("0.0001")
 _SIXTY = Decimal(60)
@@ -40,7 +51,8 @@ _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "
 
 @dataclass(frozen=True)
 class UnitPrice:
-    """One price of one dimension, from ``after_minutes`` into a session started at ``at``.
+    """One price of one dimension, from ``after_minutes`` into a session started at ``at``, or,
+    when ``after_kwh`` is set, once that much energy has been charged (``after_minutes`` 0).
 
     ``excl`` / ``incl`` are per kWh (ENERGY), per hour (TIME, PARKING_TIME) or per session
     (FLAT); None: that side is unknown under the tariff's tax model. ``element_index`` None
@@ -56,6 +68,7 @@ class UnitPrice:
     incl: Decimal | None
     step_size: int | None
     rule: str
+    after_kwh: Decimal | None = None
 
     @property
     def free(self) -> bool:
@@ -79,7 +92,7 @@ class PriceNow:
     text: str
 
 
-def _unit(line: PricedLine, at: datetime) -> UnitPrice:
+def _unit(line: PricedLine, at: datetime, after_kwh: Decimal | None = None) -> UnitPrice:
     def per_unit(cost: Decimal | None) -> Decimal | None:
         if cost is None or line.element_index is None:
             return None if line.element_index is not None else Decimal(0)
@@ -90,7 +103,9 @@ def _unit(line: PricedLine, at: datetime) -> UnitPrice:
     after = max(0, int((line.start - at).total_seconds() // 60))
     return UnitPrice(
         dimension=line.dimension,
-        after_minutes=0 if line.dimension is TariffDimensionType.FLAT else after,
+        after_minutes=0
+        if line.dimension is TariffDimensionType.FLAT or after_kwh is not None
+        else after,
         element_index=line.element_index,
         price=line.price,
         vat=line.vat,
@@ -98,6 +113,7 @@ def _unit(line: PricedLine, at: datetime) -> UnitPrice:
         incl=per_unit(line.cost.incl),
         step_size=line.step_size,
         rule=line.rule if line.element_index is not None else "no element applies: free",
+        after_kwh=after_kwh,
     )
 
 
@@ -111,6 +127,63 @@ def _segments(
         if out and out[-1].element_index == line.element_index:
             continue
         out.append(_unit(line, at))
+    return out
+
+
+def _same_price(a: UnitPrice, b: UnitPrice) -> bool:
+    return a.free == b.free and (a.free or (a.excl, a.incl) == (b.excl, b.incl))
+
+
+def _after_kwh(
+    compiled: CompiledTariff,
+    time_zone: str,
+    at: datetime,
+    starts: dict[TariffDimensionType, list[UnitPrice]],
+    *,
+    max_power_kw: Decimal | None,
+    max_current_a: Decimal | None,
+) -> dict[TariffDimensionType, list[UnitPrice]]:
+    """Per dimension, the prices that apply once each kWh threshold is reached (see the module
+    docstring), where they differ from the price at the previous threshold (or at the start)."""
+    out: dict[TariffDimensionType, list[UnitPrice]] = {dim: [] for dim in starts}
+    last = {dim: segs[0] for dim, segs in starts.items() if segs}
+    for kwh in compiled.kwh_thresholds:
+        if kwh <= 0:
+            continue
+        usage = SessionUsage(
+            periods=(
+                ChargingPeriod(
+                    start=at,
+                    energy_kwh=kwh,
+                    time_h=_KWH_STEP_H,
+                    max_power=max_power_kw,
+                    max_current=max_current_a,
+                ),
+                ChargingPeriod(
+                    start=at + _KWH_STEP,
+                    energy_kwh=_PROBE_KWH,
+                    time_h=_KWH_STEP_H,
+                    max_power=max_power_kw,
+                    max_current=max_current_a,
+                ),
+                ChargingPeriod(start=at + 2 * _KWH_STEP, parking_h=_KWH_STEP_H),
+            ),
+            end=at + 3 * _KWH_STEP,
+        )
+        lines = price_session(compiled, usage, time_zone).lines
+        for dim, found in out.items():
+            # the first sub-period just past the threshold (period 1; parking: period 2)
+            wanted = 2 if dim is TariffDimensionType.PARKING_TIME else 1
+            line = next(
+                (ln for ln in lines if ln.dimension is dim and ln.period_index == wanted), None
+            )
+            if line is None:
+                continue
+            unit = _unit(line, at, kwh.normalize())
+            previous = last.get(dim)
+            if previous is None or not _same_price(previous, unit):
+                found.append(unit)
+                last[dim] = unit
     return out
 
 
@@ -138,11 +211,27 @@ def price_now(
         end=at + horizon,
     )
     parking = SessionUsage(periods=(ChargingPeriod(start=at, parking_h=hours),), end=at + horizon)
-    charged = price_session(tariff, charging, time_zone)
-    parked = price_session(tariff, parking, time_zone)
+    compiled = compile_tariff(tariff)
+    charged = price_session(compiled, charging, time_zone)
+    parked = price_session(compiled, parking, time_zone)
     energy = _segments(charged.lines, TariffDimensionType.ENERGY, at)
     time = _segments(charged.lines, TariffDimensionType.TIME, at)
     park = _segments(parked.lines, TariffDimensionType.PARKING_TIME, at)
+    by_kwh = _after_kwh(
+        compiled,
+        time_zone,
+        at,
+        {
+            TariffDimensionType.ENERGY: energy,
+            TariffDimensionType.TIME: time,
+            TariffDimensionType.PARKING_TIME: park,
+        },
+        max_power_kw=max_power_kw,
+        max_current_a=max_current_a,
+    )
+    energy += by_kwh[TariffDimensionType.ENERGY]
+    time += by_kwh[TariffDimensionType.TIME]
+    park += by_kwh[TariffDimensionType.PARKING_TIME]
     flats = _segments(charged.lines, TariffDimensionType.FLAT, at)
     flat = flats[0] if flats else None
     used = [u for u in (*energy, *time, *park, *flats) if u.element_index is not None]
@@ -211,16 +300,21 @@ def _phrase(
     parts: list[str] = []
     for i, seg in enumerate(segments):
         value = seg.incl if shows_incl else seg.excl
+        after = (
+            f"after {seg.after_minutes} min"
+            if seg.after_kwh is None
+            else f"after {format(seg.after_kwh, 'f')} kWh"
+        )
         if seg.free or value is None:
             if i == 0 or not parts:
                 continue
-            parts.append(f"free after {seg.after_minutes} min")
+            parts.append(f"free {after}")
             continue
         shown = (
             _time_price(value, currency) if unit == "time" else f"{money(value, currency)}/{unit}"
         )
         if i > 0:
-            shown += f" after {seg.after_minutes} min"
+            shown += f" {after}"
         parts.append(shown)
     if not parts:
         return None

@@ -158,3 +158,30 @@ async def test_connector_without_tariff(api: httpx.AsyncClient) -> None:
     c = (await prices(api, "CP-4"))["connectors"][0]
     assert c["tariff"] is None and c["price_per_kwh"] is None
     assert c["text"] == "No tariff applies: price unknown"
+
+
+async def test_price_change_after_a_kwh_threshold(api: httpx.AsyncClient) -> None:
+    await create_station(api, "CP-5")
+    await create_location(api, "LOC-5")
+    await attach(api, "LOC-5", "CP-5")
+    await put_evse(api, "LOC-5", "CP-5", 1, uid="E5")
+    tariff = energy_tariff("KWH", "0.25")
+    tariff["elements"].insert(
+        0,
+        {
+            "price_components": [
+                {"type": "ENERGY", "price": D("0.30"), "vat": D(20), "step_size": 1}
+            ],
+            "restrictions": {"max_kwh": D(20)},
+        },
+    )
+    record = await create_tariff(api, tariff)
+    await assign(api, record, location_id="LOC-5")
+
+    c = (await prices(api, "CP-5", at="2024-06-03T08:00:00Z"))["connectors"][0]
+    assert c["text"] == "€0.36/kWh, €0.30/kWh after 20 kWh, incl. 20% VAT"
+    assert [(e["after_minutes"], e["after_kwh"], e["excl"]) for e in c["energy"]] == [
+        (0, None, D("0.3")),
+        (0, D(20), D("0.25")),
+    ]
+    assert c["price_per_kwh"]["after_kwh"] is None and c["price_per_kwh"]["excl"] == D("0.3")
