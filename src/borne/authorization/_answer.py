@@ -9,7 +9,9 @@ from typing import cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.authorization.config import AuthorizationConfig
+from borne.authorization.external import ExternalAuthorizer, ExternalVerdict
 from borne.authorization.service import TokenStatus, check_token, find_token
+from borne.core.uow import Database
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,17 @@ class AuthorizeAnswer:
     cache_expiry: datetime | None
     group_id_token: str | None
     group_type: str | None  # the group token's own type when Borne knows it
+    known: bool = True  # False: no local token; the external authorizer may know it
+    reference: str | None = None  # the external authorization's reference, if any
+
+
+def _cache_expiry(
+    expiry: datetime | None, now: datetime, config: AuthorizationConfig
+) -> datetime | None:
+    if config.auth_cache_ttl_s is not None:
+        limit = now + timedelta(seconds=config.auth_cache_ttl_s)
+        return limit if expiry is None else min(expiry, limit)
+    return expiry
 
 
 async def authorize(
@@ -29,10 +42,7 @@ async def authorize(
     with_group_type: bool = False,
 ) -> AuthorizeAnswer:
     verdict = await check_token(session, id_token, now=now)
-    expiry = verdict.expiry_date
-    if config.auth_cache_ttl_s is not None:
-        limit = now + timedelta(seconds=config.auth_cache_ttl_s)
-        expiry = limit if expiry is None else min(expiry, limit)
+    expiry = _cache_expiry(verdict.expiry_date, now, config)
     group_type = None
     if with_group_type and verdict.group_id_token is not None:
         group = await find_token(session, verdict.group_id_token)
@@ -42,4 +52,64 @@ async def authorize(
         cache_expiry=expiry,
         group_id_token=verdict.group_id_token,
         group_type=group_type,
+        known=verdict.known,
+    )
+
+
+async def authorize_external(
+    external: ExternalAuthorizer,
+    id_token: str,
+    *,
+    token_type: str | None,
+    station_id: str,
+    now: datetime,
+    config: AuthorizationConfig,
+) -> AuthorizeAnswer | None:
+    """Ask the external authorizer about a token unknown locally; None: it has no opinion.
+
+    Called outside any unit of work: the answer may take a network round trip.
+    """
+    if not id_token:
+        return None
+    verdict: ExternalVerdict | None = await external.authorize(
+        id_token, token_type=token_type, station_id=station_id, evse_id=None, now=now
+    )
+    if verdict is None:
+        return None
+    return AuthorizeAnswer(
+        status=verdict.status,
+        cache_expiry=_cache_expiry(verdict.expiry_date, now, config),
+        group_id_token=verdict.group_id_token,
+        group_type=None,
+        known=True,
+        reference=verdict.reference,
+    )
+
+
+async def pre_authorize(
+    db: Database,
+    external: ExternalAuthorizer,
+    id_token: str,
+    *,
+    token_type: str | None,
+    station_id: str,
+    evse_id: int | None,
+    now: datetime,
+) -> None:
+    """Before a transaction's batch: get an external decision for an unknown token.
+
+    A transaction may start without a preceding Authorize (station cache, offline start): the
+    batch's ``check_token(..., external=...)`` can only recall stored decisions, so the network
+    question is asked here, outside any transaction. Local tokens and tokens with a standing
+    decision cost one or two indexed reads and no network.
+    """
+    if not id_token or token_type == "NoAuthorization":
+        return
+    async with db.unit_of_work() as uow:
+        if await find_token(uow.session, id_token) is not None:
+            return
+        if await external.recall(uow.session, id_token, station_id=station_id, now=now):
+            return
+    await external.authorize(
+        id_token, token_type=token_type, station_id=station_id, evse_id=evse_id, now=now
     )

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 from typing import cast
 
-from borne.authorization._answer import authorize
+from borne.authorization._answer import authorize, authorize_external
 from borne.authorization.config import AuthorizationConfig
+from borne.authorization.external import ExternalAuthorizer
 from borne.core.deps import Deps
 from borne.ocpp.context import CallContext
 from borne.ocpp.router import Router
 from borne.ocpp.v201 import models as m
 
 
-def register(router: Router, deps: Deps, config: AuthorizationConfig | None = None) -> None:
+def register(
+    router: Router,
+    deps: Deps,
+    config: AuthorizationConfig | None = None,
+    external: ExternalAuthorizer | None = None,
+) -> None:
+    """``external``: asked (outside the unit of work) about tokens unknown locally."""
     cfg = config or AuthorizationConfig()
 
     async def handle_authorize(ctx: CallContext, req: m.AuthorizeRequest) -> m.AuthorizeResponse:
@@ -27,6 +34,18 @@ def register(router: Router, deps: Deps, config: AuthorizationConfig | None = No
                 now=ctx.received_at,
                 config=cfg,
                 with_group_type=True,
+            )
+        if not answer.known and external is not None:
+            answer = (
+                await authorize_external(
+                    external,
+                    req.id_token.id_token,
+                    token_type=req.id_token.type,
+                    station_id=ctx.station_id,
+                    now=ctx.received_at,
+                    config=cfg,
+                )
+                or answer
             )
         group = None
         # 2.0.1 idToken: at most 36 characters; a longer group id cannot be sent.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Literal, Protocol, TypeVar, get_args
 
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.authorization.events import IdTokenChanged, IdTokenDeleted
+from borne.authorization.external import ExternalAuthorizer
 from borne.authorization.models import IdToken
 from borne.core.errors import Conflict, InvalidInput, NotFound
 
@@ -62,6 +63,9 @@ class TokenVerdict:
     status: str  # "Accepted" | "Blocked" | "Expired" | "Invalid"  (unknown token → "Invalid")
     expiry_date: datetime | None
     group_id_token: str | None
+    # Not part of equality: a verdict is its status, expiry and group.
+    known: bool = field(default=True, compare=False)  # False: nobody had an opinion
+    reference: str | None = field(default=None, compare=False)  # external (OCPI) reference
 
 
 def token_key(id_token: str) -> str:
@@ -78,14 +82,29 @@ async def find_token(session: AsyncSession, id_token: str) -> IdToken | None:
     return token
 
 
-async def check_token(session: AsyncSession, id_token: str, *, now: datetime) -> TokenVerdict:
+async def check_token(
+    session: AsyncSession,
+    id_token: str,
+    *,
+    now: datetime,
+    external: ExternalAuthorizer | None = None,
+    station_id: str | None = None,
+) -> TokenVerdict:
     """Whether ``id_token`` may charge at ``now``; one indexed read, no writes.
 
-    Unknown → ``Invalid``; an ``Accepted`` token past its expiry date → ``Expired``.
+    Unknown → ``Invalid``; an ``Accepted`` token past its expiry date → ``Expired``. With
+    ``external``, an unknown token gets what the external authorizer remembers from stored data
+    (no network: this may run inside a group-commit batch); local tokens never reach it.
     """
     token = await find_token(session, id_token)
     if token is None:
-        return TokenVerdict("Invalid", None, None)
+        if external is not None and id_token:
+            seen = await external.recall(session, id_token, station_id=station_id, now=now)
+            if seen is not None:
+                return TokenVerdict(
+                    seen.status, seen.expiry_date, seen.group_id_token, reference=seen.reference
+                )
+        return TokenVerdict("Invalid", None, None, known=False)
     status = token.status
     if status == "Accepted" and token.expiry_date is not None and token.expiry_date < now:
         status = "Expired"

@@ -32,6 +32,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from borne.authorization.service import token_key
 from borne.commands import service as commands
 from borne.commands.results import CommandResult as StationAnswer
 from borne.commands.results import IdTokenKind
@@ -53,6 +54,7 @@ from borne.ocpi.errors import InvalidParameters, UnknownLocation
 from borne.ocpi.party import Party
 from borne.ocpp.outbound import OcppOutbound
 from borne.roaming.commands_models import DONE, PENDING, RoamingCommand, RoamingReservation
+from borne.roaming.tokens_models import RoamingAuthorization
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ COMMAND_TYPES: tuple[CommandType, ...] = (
 #: How long after an accepted START_SESSION the station's authorization of that token at that
 #: station needs no real-time authorization (OCPI mod_commands, StartSession: 15 minutes).
 START_SESSION_GRACE = timedelta(minutes=15)
+#: ``RoamingAuthorization.source`` of a START_SESSION's token (the session's auth_method COMMAND).
+COMMAND_SOURCE = "command"
 
 # OCPI token type → OCPP 2.0.1 IdTokenEnumType (1.6 has no type).
 _TOKEN_KINDS: dict[str, IdTokenKind] = {
@@ -254,6 +258,30 @@ def map_station_error(error: BaseException) -> tuple[str, str]:
     return "FAILED", "internal error"
 
 
+def _command_authorization(
+    party: Party, body: StartSession, target: _Target, now: datetime
+) -> RoamingAuthorization:
+    token = body.token
+    return RoamingAuthorization(
+        partner_id=party.partner_id,
+        country_code=token.country_code,
+        party_id=token.party_id,
+        token_uid=token.uid,
+        token_uid_key=token_key(token.uid),
+        token_type=token.type,
+        contract_id=token.contract_id,
+        station_id=target.station_id,
+        evse_id=target.evse_id,
+        location_id=body.location_id,
+        result="ALLOWED",
+        allowed=True,
+        source=COMMAND_SOURCE,
+        authorization_reference=body.authorization_reference,
+        decided_at=now,
+        expires_at=now + START_SESSION_GRACE,
+    )
+
+
 # --------------------------------------------------------------------------- the receiver
 
 
@@ -334,6 +362,11 @@ class CommandsReceiver:
                 deadline=now + timedelta(seconds=self._timeout_s),
             )
             session.add(row)
+            if isinstance(parsed, StartSession) and target is not None:
+                # The eMSP authorized the token itself: the station's Authorize or start for it
+                # at this station is accepted without asking again (START_SESSION_GRACE), and
+                # the session and CDR carry the token and the authorization reference.
+                session.add(_command_authorization(party, parsed, target, now))
             await session.flush()
             command_id = row.id
             await uow.commit()
@@ -514,26 +547,3 @@ class CommandsReceiver:
         while True:
             await self.expire_overdue()
             await asyncio.sleep(self._sweep_interval)
-
-
-async def recent_start_session(
-    session: AsyncSession, *, station_id: str, token_uid: str, now: datetime
-) -> RoamingCommand | None:
-    """The latest accepted START_SESSION for ``token_uid`` at ``station_id`` within the 15
-    minutes OCPI grants (its token is then authorized without asking the eMSP)."""
-    rows = await session.scalars(
-        select(RoamingCommand)
-        .where(
-            RoamingCommand.command == "START_SESSION",
-            RoamingCommand.station_id == station_id,
-            RoamingCommand.result == "ACCEPTED",
-            RoamingCommand.created_at >= now - START_SESSION_GRACE,
-        )
-        .order_by(RoamingCommand.id.desc())
-        .limit(20)
-    )
-    for row in rows:
-        token = row.request.get("token")
-        if isinstance(token, dict) and token.get("uid") == token_uid:
-            return row
-    return None

@@ -33,6 +33,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from borne.authorization.external import ExternalAuthorizer
 from borne.authorization.service import token_key
 from borne.core.group_commit import Batch
 from borne.transactions.cache import SEQ_WINDOW, TxInfo
@@ -79,6 +80,8 @@ class TxEventIn:
     remote_start_id: int | None = None
     reservation_id: int | None = None
     samples: Sequence[SampleIn] = field(default_factory=tuple)
+    # Decides tokens unknown locally from stored decisions (roaming); not part of the data.
+    external: ExternalAuthorizer | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,14 @@ async def _updated(
     elif not await _log_event(s, info.pk, ev, now):
         auth = None
         if ev.id_token:
-            auth = await authorize(s, ev.id_token, now=now, concurrency=False)
+            auth = await authorize(
+                s,
+                ev.id_token,
+                now=now,
+                concurrency=False,
+                external=ev.external,
+                station_id=ev.station_id,
+            )
         return TxEventResult(auth, info, True)
     evse = info.evse_id if info.evse_id is not None else ev.evse_id
     conn = info.connector_id if info.connector_id is not None else ev.connector_id
@@ -236,6 +246,8 @@ async def _updated(
             token_type=ev.id_token_type,
             concurrency=not info.ended,
             exclude_pk=info.pk,
+            external=ev.external,
+            station_id=ev.station_id,
         )
         if info.id_token is None:
             values.update(
@@ -279,6 +291,8 @@ async def _authorize(
         token_type=ev.id_token_type,
         concurrency=not ended and ev.event_type != "Ended",
         exclude_pk=tx.id,
+        external=ev.external,
+        station_id=ev.station_id,
     )
     if tx.id_token is None:
         tx.id_token, tx.id_token_type, tx.auth_status = ev.id_token, ev.id_token_type, auth.status
@@ -294,7 +308,14 @@ async def _auth_again(
     """The answer to a duplicate event: the status given the first time for this token."""
     if not ev.id_token:
         return None
-    auth = await authorize(s, ev.id_token, now=now, concurrency=False)
+    auth = await authorize(
+        s,
+        ev.id_token,
+        now=now,
+        concurrency=False,
+        external=ev.external,
+        station_id=ev.station_id,
+    )
     if tx.id_token == ev.id_token and tx.auth_status:
         auth = replace(auth, status=tx.auth_status)
     return auth

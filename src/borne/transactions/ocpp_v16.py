@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from borne.authorization._answer import pre_authorize
+from borne.authorization.external import ExternalAuthorizer
 from borne.core.deps import Deps
 from borne.core.group_commit import Batch
 from borne.ocpp.context import CallContext
@@ -55,7 +57,7 @@ def id_tag_info(auth: service.Authorization) -> v16.IdTagInfo:
 _STATUSES = frozenset({"Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"})
 
 
-def register(router: Router, deps: Deps) -> None:
+def register(router: Router, deps: Deps, external: ExternalAuthorizer | None = None) -> None:
     cache = TxCache()
     version = str(router.version)
 
@@ -72,7 +74,18 @@ def register(router: Router, deps: Deps) -> None:
             meter_start_wh=Decimal(req.meter_start),
             timestamp=as_utc(req.timestamp),
             reservation_id=req.reservation_id,
+            external=external,
         )
+        if external is not None:  # a start without Authorize: ask outside the batch
+            await pre_authorize(
+                deps.db,
+                external,
+                req.id_tag,
+                token_type=None,
+                station_id=ctx.station_id,
+                evse_id=req.connector_id,
+                now=now,
+            )
 
         async def work(batch: Batch) -> service.StartResult:
             return await service.start_transaction(batch, start, now=now)

@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from borne.authorization._answer import pre_authorize
+from borne.authorization.external import ExternalAuthorizer
 from borne.core.deps import Deps
 from borne.core.group_commit import Batch
 from borne.ocpp.context import CallContext
@@ -117,7 +119,7 @@ def attach_total_cost(
         handler.final_wait_s = final_wait_s
 
 
-def register(router: Router, deps: Deps) -> None:
+def register(router: Router, deps: Deps, external: ExternalAuthorizer | None = None) -> None:
     cache = TxCache()
     version = str(router.version)
 
@@ -144,7 +146,18 @@ def register(router: Router, deps: Deps) -> None:
             remote_start_id=info.remote_start_id,
             reservation_id=req.reservation_id,
             samples=samples_of(req.meter_value or ()),
+            external=external,
         )
+        if external is not None and ev.id_token and req.event_type == "Started":
+            await pre_authorize(  # a start without Authorize: ask outside the batch
+                deps.db,
+                external,
+                ev.id_token,
+                token_type=ev.id_token_type,
+                station_id=ctx.station_id,
+                evse_id=ev.evse_id,
+                now=now,
+            )
         key = (ctx.station_id, ev.transaction_id)
         result = await record(key, ev, now)
         response = v201.TransactionEventResponse(

@@ -33,6 +33,7 @@ from decimal import Decimal
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from borne.authorization.external import ExternalAuthorizer
 from borne.authorization.service import check_token, token_key
 from borne.core.group_commit import Batch
 from borne.transactions.cache import TxInfo
@@ -123,9 +124,15 @@ async def authorize(
     token_type: str | None = None,
     concurrency: bool = True,
     exclude_pk: int | None = None,
+    external: ExternalAuthorizer | None = None,
+    station_id: str | None = None,
 ) -> Authorization:
-    """The token's verdict; an Accepted token active in another transaction is ConcurrentTx."""
-    verdict = await check_token(session, id_token, now=now)
+    """The token's verdict; an Accepted token active in another transaction is ConcurrentTx.
+
+    ``external``: what it remembers decides for tokens unknown locally (no network here)."""
+    verdict = await check_token(
+        session, id_token, now=now, external=external, station_id=station_id
+    )
     status = verdict.status
     if (
         concurrency
@@ -150,6 +157,8 @@ class StartIn:
     meter_start_wh: Decimal
     timestamp: datetime
     reservation_id: int | None = None
+    # Decides tokens unknown locally from stored decisions (roaming); not part of the data.
+    external: ExternalAuthorizer | None = field(default=None, compare=False, repr=False)
 
     def fingerprint(self) -> str:
         return (
@@ -175,7 +184,9 @@ async def start_transaction(batch: Batch, start: StartIn, *, now: datetime) -> S
     )
     existing = (await s.execute(stmt.limit(1))).scalar_one_or_none()
     if existing is not None and existing.ocpp16_id is not None:  # R9: a retried start
-        verdict = await check_token(s, start.id_token, now=now)
+        verdict = await check_token(
+            s, start.id_token, now=now, external=start.external, station_id=start.station_id
+        )
         auth = Authorization(
             existing.auth_status or verdict.status, verdict.expiry_date, verdict.group_id_token
         )
@@ -194,7 +205,9 @@ async def start_transaction(batch: Batch, start: StartIn, *, now: datetime) -> S
             ).where(Transaction.state == ACTIVE, cond)
         )
     ).all()
-    verdict = await check_token(s, start.id_token, now=now)
+    verdict = await check_token(
+        s, start.id_token, now=now, external=start.external, station_id=start.station_id
+    )
     status = verdict.status
     flags = time_flags(start.timestamp, now)
     if counts_for_concurrency(start.id_token) and any(o[2] == key for o in others):
