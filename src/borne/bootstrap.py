@@ -7,7 +7,7 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from borne.app import create_app
 from borne.authorization import api as authorization_api
 from borne.authorization import ocpp_v16 as authorization_v16
 from borne.authorization import ocpp_v201 as authorization_v201
+from borne.authorization.external import ExternalAuthorizerSlot
 from borne.core.bus import InProcessBus
 from borne.core.clock import SystemClock
 from borne.core.db import create_engine, create_session_factory
@@ -56,6 +57,8 @@ class Runtime:
     routers: dict[OcppVersion, Router] = field(default_factory=dict)
     # Background work started with the runtime (inside the event loop), each supervised (R36).
     starters: list[Callable[[], object]] = field(default_factory=list)
+    # Resources released at stop, after the background work (HTTP clients).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def start(self) -> None:
         self.deps.committer.start()
@@ -67,11 +70,16 @@ class Runtime:
         await self.gateway.stop()
         await self.deps.committer.stop()
         await self.deps.supervisor.shutdown()
+        for close in self.closers:
+            await close()
         await self.deps.db.dispose()
 
 
-def build_routers(deps: Deps, settings: Settings) -> dict[OcppVersion, Router]:
-    """Every domain's OCPP handlers, per version."""
+def build_routers(
+    deps: Deps, settings: Settings, external: ExternalAuthorizerSlot | None = None
+) -> dict[OcppVersion, Router]:
+    """Every domain's OCPP handlers, per version. ``external``: who decides on tokens Borne
+    does not know (set once roaming is built)."""
     stations_config = StationsConfig(
         heartbeat_interval_s=settings.heartbeat_interval_s,
         pending_retry_interval_s=settings.pending_retry_interval_s,
@@ -79,10 +87,10 @@ def build_routers(deps: Deps, settings: Settings) -> dict[OcppVersion, Router]:
     v16, v201 = Router(OcppVersion.V16), Router(OcppVersion.V201)
     stations_v16.register(v16, deps, stations_config)
     stations_v201.register(v201, deps, stations_config)
-    authorization_v16.register(v16, deps)
-    authorization_v201.register(v201, deps)
-    transactions_v16.register(v16, deps)
-    transactions_v201.register(v201, deps)
+    authorization_v16.register(v16, deps, None, external)
+    authorization_v201.register(v201, deps, None, external)
+    transactions_v16.register(v16, deps, external)
+    transactions_v201.register(v201, deps, external)
     return {OcppVersion.V16: v16, OcppVersion.V201: v201}
 
 
@@ -109,7 +117,8 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
         registry=registry,
         supervisor=supervisor,
     )
-    routers = build_routers(deps, settings)
+    external = ExternalAuthorizerSlot()
+    routers = build_routers(deps, settings, external)
     directory = DatabaseStationDirectory(
         deps.db,
         clock,
@@ -218,8 +227,22 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     )
     api_routers.append(cdrs_api.router)
     # --- end of billing wiring ---
+    # OCPI roaming (docs/ocpi.md): the sub-application at /ocpi, pushes through the outbox,
+    # real-time authorization of tokens Borne does not know, partners' commands.
+    from borne.roaming.runtime import build_roaming
+
+    roaming = build_roaming(
+        settings, deps, bus, outbound, external, currency=cdr_subscribers.currency
+    )
+    api_routers += roaming.operator_routers
+    starters.append(roaming.start)
     app = create_app(ApiContext(deps=deps, outbound=outbound, api_keys=keys, routers=api_routers))
-    return Runtime(settings, deps, outbound, gateway, app, routers, starters)
+    app.state.roaming = roaming.context  # the partners' operator API reads it
+    app.state.ocpi_outbox_wake = roaming.sender.wake
+    app.mount("/ocpi", roaming.ocpi_app)
+    runtime = Runtime(settings, deps, outbound, gateway, app, routers, starters)
+    runtime.closers.append(roaming.close)
+    return runtime
 
 
 def resolve_api_keys(settings: Settings) -> list[str]:

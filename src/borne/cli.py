@@ -11,14 +11,16 @@ import typer
 from rich.console import Console
 
 from borne import __version__
+from borne.roaming.cli import partner_app
 
 app = typer.Typer(
-    help="Borne: an open-source EV-charging platform (OCPP CSMS).",
+    help="Borne: an open-source EV-charging platform (OCPP CSMS, OCPI roaming).",
     no_args_is_help=True,
     add_completion=False,
 )
 demo_app = typer.Typer(help="The demo network.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+app.add_typer(partner_app, name="partner")
 console = Console(stderr=True)
 
 

@@ -7,6 +7,11 @@ import borne.cdrs.models
 import borne.limits.models
 import borne.locations.models
 import borne.notifications.models
+import borne.ocpi.outbox_models
+import borne.roaming.commands_models
+import borne.roaming.models
+import borne.roaming.sessions_models
+import borne.roaming.tokens_models
 import borne.stations.models
 import borne.tariffs.models
 import borne.transactions.models  # noqa: F401

@@ -7,6 +7,7 @@ independent clients (the ``ocpp`` package's ChargePoint, ``websockets``, ``httpx
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,10 @@ class BorneServer:
     http_server: uvicorn.Server
     http_task: asyncio.Task[Any]
 
+    @property
+    def ocpi_versions_url(self) -> str:
+        return self.api_url + "/ocpi/versions"
+
     def api(self) -> httpx.AsyncClient:
         """An HTTP client for the operator API, authenticated."""
         return httpx.AsyncClient(
@@ -39,31 +44,37 @@ class BorneServer:
         )
 
 
-async def start_server(db_url: str, **overrides: Any) -> BorneServer:
+async def start_server(db_url: str, *, api_port: int = 0, **overrides: Any) -> BorneServer:
+    """Borne on loopback. The API socket is bound first, so the OCPI base URL (which partners
+    call back) names the real port; ``api_port`` reuses a port, e.g. across a restart."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", api_port))
+    port = sock.getsockname()[1]
+    overrides.setdefault("ocpi_base_url", f"http://127.0.0.1:{port}/ocpi")
     settings = Settings(
         database_url=db_url,
         ocpp_port=0,
-        api_port=0,
+        api_port=port,
         commit_batch_wait_ms=0.5,
         **overrides,
     )
     runtime = build_runtime(settings, api_keys=[API_KEY])
     await runtime.start()
     config = uvicorn.Config(
-        runtime.app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off"
+        runtime.app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.get_running_loop().create_task(server.serve())
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             await task
         await asyncio.sleep(0.01)
-    api_port = server.servers[0].sockets[0].getsockname()[1]
     borne = BorneServer(
         runtime=runtime,
         ocpp_url=f"ws://127.0.0.1:{runtime.gateway.port}/ocpp",
-        api_url=f"http://127.0.0.1:{api_port}",
+        api_url=f"http://127.0.0.1:{port}",
         api_key=API_KEY,
         http_server=server,
         http_task=task,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -129,8 +129,10 @@ class SessionPushes:
         tokens: TokenOwnerResolver,
         interval_s: float = 60.0,
         default_currency: str = "EUR",
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
+        self._wake = wake
         self._clock = clock
         self._cpo = cpo
         self._tokens = tokens
@@ -189,8 +191,11 @@ class SessionPushes:
             row = await session.get(RoamingSession, pk)
             if row is None:
                 owner = await self._tokens.owner_of(session, tx)
-                if owner is None:
-                    return  # one of Borne's own tokens: no partner sees it
+                if owner is None:  # one of Borne's own tokens: no partner sees it
+                    # looked at again at most every interval (meter values coalesce), not on
+                    # every reading: most sessions are local, this is the hot path
+                    self._remember(pk, tx.state == ACTIVE)
+                    return
                 row = new_row(tx, owner, now)
                 session.add(row)
                 await session.flush()
@@ -200,10 +205,15 @@ class SessionPushes:
             if cdr_id is not None:
                 await self._post_cdr(session, row, cdr_id)
             await uow.commit()
-        if done or row.completed_sent:
-            self._last_patch.pop(pk, None)
-        elif tx.state == ACTIVE:
+        if self._wake is not None:
+            self._wake()
+        self._remember(pk, tx.state == ACTIVE and not (done or row.completed_sent))
+
+    def _remember(self, pk: int, active: bool) -> None:
+        if active:
             self._last_patch[pk] = asyncio.get_running_loop().time()
+        else:
+            self._last_patch.pop(pk, None)
 
     async def _push_session(
         self, session: AsyncSession, tx: Transaction, row: RoamingSession
