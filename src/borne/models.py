@@ -9,6 +9,7 @@ import borne.locations.models
 import borne.notifications.models
 import borne.ocpi.outbox_models
 import borne.roaming.commands_models
+import borne.roaming.journal_models
 import borne.roaming.models
 import borne.roaming.sessions_models
 import borne.roaming.tokens_models

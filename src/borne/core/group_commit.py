@@ -147,6 +147,8 @@ class GroupCommitter:
                     continue
                 results.append(await item.work(batch))
             await batch.flush()
+            if batch.events:
+                self._bus.record_in_transaction(session, batch.events)
             await session.commit()
             return results, batch.events
 

@@ -13,7 +13,8 @@ class UnitOfWork:
     """``async with db.unit_of_work() as uow: ...; await uow.commit()``.
 
     Nothing is committed unless ``commit`` is called; leaving the block without it rolls back.
-    Events recorded with ``add_event`` are published only once the commit has succeeded.
+    Events recorded with ``add_event`` are published only once the commit has succeeded; their
+    in-transaction recorders (see ``borne.core.bus``) run just before it.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
@@ -32,6 +33,8 @@ class UnitOfWork:
         self._events.append(event)
 
     async def commit(self) -> None:
+        if self._events:
+            self._bus.record_in_transaction(self.session, self._events)
         await self.session.commit()
         events, self._events = self._events, []
         if events:

@@ -16,8 +16,10 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.authorization.external import ExternalAuthorizerSlot
+from borne.cdrs.events import CdrIssued, SessionCostUpdated
 from borne.core.bus import EventBus
 from borne.core.deps import Deps
+from borne.locations.events import LocationChanged
 from borne.ocpi.client import OcpiClient
 from borne.ocpi.sender import OutboxSender
 from borne.ocpi.server import create_ocpi_app
@@ -37,12 +39,16 @@ from borne.roaming.authenticator import DbPartyAuthenticator, PartnerEndpointRes
 from borne.roaming.authorize import AuthorizerConfig, RealtimeAuthorizer, db_location_refs
 from borne.roaming.commands import CommandsReceiver, SessionFinder, SessionRef
 from borne.roaming.config import RoamingConfig, RoamingContext
+from borne.roaming.journal import PushJournal
 from borne.roaming.locations_push import LocationsPusher
 from borne.roaming.sessions import CpoIdentity, TokenOwnerResolver, transaction_pk_of
 from borne.roaming.sessions_models import RoamingSession
 from borne.roaming.sessions_push import SessionPushes
 from borne.roaming.tariffs import CpoIdentity as TariffOwner
 from borne.roaming.tariffs_push import TariffPusher
+from borne.stations.events import StationBooted, StationStatusChanged
+from borne.tariffs.events import TariffAssigned, TariffChanged
+from borne.transactions.events import MeterValuesRecorded, TransactionEnded, TransactionStarted
 from borne.transactions.models import ENDED, Transaction
 
 if TYPE_CHECKING:
@@ -56,13 +62,16 @@ class RoamingRuntime:
     sender: OutboxSender
     commands: CommandsReceiver
     client: OcpiClient
+    journal: PushJournal
     operator_routers: list[APIRouter] = field(default_factory=list)
     _deps: Deps | None = None
 
     def start(self) -> None:
-        """Start the outbox sender and the commands' deadline sweep (both supervised)."""
+        """Start the outbox sender, the push journal and the commands' deadline sweep (all
+        supervised)."""
         if self._deps is not None:
             self._deps.supervisor.keep_running(self.sender.run, name="ocpi-outbox")
+            self._deps.supervisor.keep_running(self.journal.run, name="ocpi-push-journal")
         self.commands.start()
 
     async def close(self) -> None:
@@ -124,12 +133,20 @@ def build_roaming(
     )
     external.set(authorizer)
     cpo = CpoIdentity(config.country_code, config.party_id)
-    # Pushes: each pusher writes outbox rows after the change's commit and wakes the sender.
-    LocationsPusher(deps.db, deps.clock, wake=sender.wake).subscribe(bus)
-    TariffPusher(
+    # Pushes: each pusher writes outbox rows after the change's commit and wakes the sender;
+    # the journal records the events partners must hear about with the change itself, so a
+    # crash in between only delays the push (see journal.py). Progress events are not recorded.
+    journal = PushJournal(deps.db, deps.clock)
+    locations = LocationsPusher(deps.db, deps.clock, wake=sender.wake)
+    journal.register(bus, LocationChanged, locations.on_location_changed)
+    journal.register(bus, StationStatusChanged, locations.on_status_changed)
+    journal.register(bus, StationBooted, locations.on_station_booted)
+    journal.register(bus, TariffAssigned, locations.on_tariff_assigned)
+    tariffs = TariffPusher(
         deps.db, deps.clock, TariffOwner(config.country_code, config.party_id), wake=sender.wake
-    ).subscribe(bus)
-    SessionPushes(
+    )
+    journal.register(bus, TariffChanged, tariffs.on_tariff_changed)
+    sessions = SessionPushes(
         deps.db,
         deps.clock,
         cpo=cpo,
@@ -137,7 +154,12 @@ def build_roaming(
         interval_s=settings.ocpi_session_update_interval_s,
         default_currency=currency,
         wake=sender.wake,
-    ).subscribe(bus)
+    )
+    journal.register(bus, TransactionStarted, sessions.on_started)
+    journal.register(bus, TransactionEnded, sessions.on_ended)
+    journal.register(bus, CdrIssued, sessions.on_cdr)
+    bus.subscribe(MeterValuesRecorded, sessions.on_meter_values)
+    bus.subscribe(SessionCostUpdated, sessions.on_cost)
     commands = CommandsReceiver(
         deps.db,
         deps.clock,
@@ -168,6 +190,7 @@ def build_roaming(
         sender=sender,
         commands=commands,
         client=client,
+        journal=journal,
         operator_routers=[api.router, deliveries_api.router],
         _deps=deps,
     )

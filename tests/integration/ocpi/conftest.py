@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import borne.ocpi.outbox_models  # noqa: F401  (registers ocpi_outbox on Base.metadata)
 from borne.ocpi.client import OcpiClient
-from ocpi_peer import MovableClock, Peer
+from http_partner import MovableClock, Peer
 
 
 @pytest.fixture

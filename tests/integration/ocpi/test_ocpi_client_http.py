@@ -10,7 +10,7 @@ import pytest
 
 from borne.ocpi.client import OcpiClient, OcpiClientError
 from borne.ocpi.headers import Routing
-from ocpi_peer import Peer, envelope
+from http_partner import Peer, envelope
 
 TOKEN = "secret-token-b-123"
 

@@ -28,7 +28,7 @@ from borne.ocpi.headers import Routing
 from borne.ocpi.outbox import ResolvedTarget
 from borne.ocpi.outbox_models import OcpiOutboxRow
 from borne.ocpi.sender import OutboxSender
-from ocpi_peer import DictResolver, MovableClock, Peer
+from http_partner import DictResolver, MovableClock, Peer
 
 TOKEN = "token-b-of-partner"
 PARTNER = 7

@@ -1,8 +1,8 @@
-"""ocpi roaming: partners, outbox, tokens, sessions, commands, location extras
+"""ocpi roaming: partners, outbox, tokens, sessions, commands, push journal, location extras
 
-Revision ID: 76f1157ea519
+Revision ID: e29d090f8e01
 Revises: c3e8c4972e07
-Create Date: 2026-11-21 12:23:12.571832
+Create Date: 2026-11-21 12:26:20.056770
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 
 import borne.core.types
 
-revision: str = "76f1157ea519"
+revision: str = "e29d090f8e01"
 down_revision: str | None = "c3e8c4972e07"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -173,6 +173,24 @@ def upgrade() -> None:
         batch_op.create_index("ix_roaming_commands_pending", ["status", "deadline"], unique=False)
 
     op.create_table(
+        "roaming_push_journal",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("event", sa.String(length=64), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", borne.core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_roaming_push_journal")),
+    )
+    with op.batch_alter_table("roaming_push_journal", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_roaming_push_journal_created_at"), ["created_at"], unique=False
+        )
+
+    op.create_table(
         "roaming_reservations",
         sa.Column(
             "id",
@@ -324,6 +342,10 @@ def downgrade() -> None:
 
     op.drop_table("roaming_tokens")
     op.drop_table("roaming_reservations")
+    with op.batch_alter_table("roaming_push_journal", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_roaming_push_journal_created_at"))
+
+    op.drop_table("roaming_push_journal")
     with op.batch_alter_table("roaming_commands", schema=None) as batch_op:
         batch_op.drop_index("ix_roaming_commands_pending")
         batch_op.drop_index(batch_op.f("ix_roaming_commands_partner_id"))
