@@ -9,8 +9,10 @@ re-driven by a sweep from the stored event: delivery is at least once, which par
 (a repeated PUT is a no-op, a CDR is posted once per partner, see ``sessions_push``).
 
 Progress-only events (meter values, running cost) are not journaled: the next one, and the
-session's final PATCH, carry everything. While no partner is registered nothing is recorded:
-a partner that registers pulls everything once, and the flag is refreshed every sweep.
+session's final PATCH, carry everything. While no partner is registered nothing is recorded
+and no pusher runs (``guard`` does the same for progress events), so a CSMS without roaming
+pays nothing: a partner that registers pulls everything once, and the flag is refreshed every
+second until then.
 """
 
 from __future__ import annotations
@@ -100,7 +102,18 @@ class PushJournal:
 
     # ------------------------------------------------------------------ after commit
 
+    def guard(self, handler: Callable[[E], Awaitable[None]]) -> Callable[[E], Awaitable[None]]:
+        """``handler``, skipped while no partner is registered (nobody to push to)."""
+
+        async def guarded(event: E) -> None:
+            if self.enabled:
+                await handler(event)
+
+        return guarded
+
     async def _deliver(self, event: object) -> None:
+        if not self.enabled and id(event) not in self._pending:
+            return  # nobody to push to (a partner that registers pulls everything first)
         for handler in self._handlers[type(event).__name__]:
             await handler(event)  # a failure is retried by the bus; the entry stays meanwhile
         pending = self._pending.get(id(event))

@@ -9,6 +9,7 @@ receiver that finds sessions by their OCPI id.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,7 @@ from borne.roaming.sessions_models import RoamingSession
 from borne.roaming.sessions_push import SessionPushes
 from borne.roaming.tariffs import CpoIdentity as TariffOwner
 from borne.roaming.tariffs_push import TariffPusher
-from borne.stations.events import StationBooted, StationStatusChanged
+from borne.stations.events import StationBooted, StationConnectionChanged, StationStatusChanged
 from borne.tariffs.events import TariffAssigned, TariffChanged
 from borne.transactions.events import MeterValuesRecorded, TransactionEnded, TransactionStarted
 from borne.transactions.models import ENDED, Transaction
@@ -76,6 +77,15 @@ class RoamingRuntime:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _on_connection(
+    locations: LocationsPusher,
+) -> Callable[[StationConnectionChanged], Awaitable[None]]:
+    async def handle(event: StationConnectionChanged) -> None:
+        await locations.on_connection_changed(event.station_id)
+
+    return handle
 
 
 def session_finder(owners: TokenOwnerResolver) -> SessionFinder:
@@ -141,6 +151,7 @@ def build_roaming(
     journal.register(bus, LocationChanged, locations.on_location_changed)
     journal.register(bus, StationStatusChanged, locations.on_status_changed)
     journal.register(bus, StationBooted, locations.on_station_booted)
+    journal.register(bus, StationConnectionChanged, _on_connection(locations))
     journal.register(bus, TariffAssigned, locations.on_tariff_assigned)
     tariffs = TariffPusher(
         deps.db, deps.clock, TariffOwner(config.country_code, config.party_id), wake=sender.wake
@@ -158,8 +169,8 @@ def build_roaming(
     journal.register(bus, TransactionStarted, sessions.on_started)
     journal.register(bus, TransactionEnded, sessions.on_ended)
     journal.register(bus, CdrIssued, sessions.on_cdr)
-    bus.subscribe(MeterValuesRecorded, sessions.on_meter_values)
-    bus.subscribe(SessionCostUpdated, sessions.on_cost)
+    bus.subscribe(MeterValuesRecorded, journal.guard(sessions.on_meter_values))
+    bus.subscribe(SessionCostUpdated, journal.guard(sessions.on_cost))
     commands = CommandsReceiver(
         deps.db,
         deps.clock,

@@ -23,6 +23,7 @@ from borne.core.uow import Database
 from borne.ocpp.directory import Admission
 from borne.ocpp.versions import OcppVersion
 from borne.stations import admin, passwords
+from borne.stations.events import StationConnectionChanged
 from borne.stations.models import Station
 from borne.stations.service import admission_status, record_security_event
 from borne.stations.unit import Unit
@@ -131,6 +132,7 @@ class DatabaseStationDirectory:
                 .where(Station.station_id == station_id)
                 .values(connected_at=now, ocpp_version=str(version), last_remote=remote[:255])
             )
+            unit.add_event(StationConnectionChanged(station_id, True, now))
 
         await self._run(stamp)
 
@@ -141,6 +143,7 @@ class DatabaseStationDirectory:
             await unit.session.execute(
                 update(Station).where(Station.station_id == station_id).values(disconnected_at=now)
             )
+            unit.add_event(StationConnectionChanged(station_id, False, now))
 
         await self._run(stamp)
 

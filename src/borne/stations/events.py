@@ -27,6 +27,16 @@ class StationDeleted:
 
 
 @dataclass(frozen=True)
+class StationConnectionChanged:
+    """The station's socket opened (``connected``) or closed; partners see it as online or
+    UNKNOWN."""
+
+    station_id: str
+    connected: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
 class StationBooted:
     station_id: str
     status: str  # what the boot was answered: Accepted | Pending | Rejected
