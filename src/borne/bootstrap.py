@@ -200,6 +200,18 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     from borne.tariffs import api as tariffs_api
 
     api_routers += [locations_api.router, tariffs_api.router]
+    # OCPI roaming (docs/ocpi.md): the sub-application at /ocpi, pushes through the outbox,
+    # real-time authorization of tokens Borne does not know, partners' commands. Built before
+    # the CDRs: they price a partner's driver with the tariffs scoped to that partner.
+    from borne.cdrs.service import CdrConfig
+    from borne.roaming.runtime import build_roaming
+
+    roaming = build_roaming(
+        settings, deps, bus, outbound, external, currency=CdrConfig().default_currency
+    )
+    cdr_config = CdrConfig(tariff_audience=roaming.tariff_audience)
+    api_routers += roaming.operator_routers
+    starters.append(roaming.start)
     # CDRs (docs/cdrs.md): CDR at TransactionEnded, running cost at MeterValuesRecorded (cached
     # for 2.0.1 totalCost and CostUpdated), a sweep for missed CDRs; operator API /cdrs.
     from borne.cdrs import api as cdrs_api
@@ -216,6 +228,7 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
         clock,
         supervisor,
         live_costs,
+        config=cdr_config,
         sender=cost_sender,
         min_interval_s=settings.live_cost_min_interval_s,
         urgent=limits_enforcer.has_cost_limit,  # cost limits are checked on every meter value
@@ -227,17 +240,9 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     )
     api_routers.append(cdrs_api.router)
     # --- end of billing wiring ---
-    # OCPI roaming (docs/ocpi.md): the sub-application at /ocpi, pushes through the outbox,
-    # real-time authorization of tokens Borne does not know, partners' commands.
-    from borne.roaming.runtime import build_roaming
-
-    roaming = build_roaming(
-        settings, deps, bus, outbound, external, currency=cdr_subscribers.currency
-    )
-    api_routers += roaming.operator_routers
-    starters.append(roaming.start)
     app = create_app(ApiContext(deps=deps, outbound=outbound, api_keys=keys, routers=api_routers))
     app.state.roaming = roaming.context  # the partners' operator API reads it
+    app.state.cdr_config = cdr_config  # a corrected CDR is priced as the original was
     app.state.ocpi_outbox_wake = roaming.sender.wake
     app.mount("/ocpi", roaming.ocpi_app)
     runtime = Runtime(settings, deps, outbound, gateway, app, routers, starters)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from borne.api_context import ApiContext, get_context
@@ -136,7 +136,8 @@ async def get_explanation(cdr_id: CdrId, ctx: Context) -> PlainTextResponse:
     summary="Credit a CDR, optionally issuing a corrected one",
     responses=error_responses(404, 409),
 )
-async def credit_cdr(cdr_id: CdrId, body: CreditIn, ctx: Context) -> CreditOut:
+async def credit_cdr(cdr_id: CdrId, body: CreditIn, ctx: Context, request: Request) -> CreditOut:
+    config = getattr(request.app.state, "cdr_config", None)
     async with ctx.deps.db.unit_of_work() as uow:
         credit, correction = await service.credit_cdr(
             uow,
@@ -144,6 +145,7 @@ async def credit_cdr(cdr_id: CdrId, body: CreditIn, ctx: Context) -> CreditOut:
             reason=body.reason,
             reissue=body.reissue,
             now=ctx.deps.clock.now(),
+            config=config if isinstance(config, service.CdrConfig) else None,
         )
         await uow.commit()
     return CreditOut(

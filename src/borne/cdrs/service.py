@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -54,11 +54,18 @@ class Unit(Protocol):
     def add_event(self, event: object) -> None: ...
 
 
+TariffAudience = Callable[[AsyncSession, Transaction], Awaitable[str | None]]
+
+
 @dataclass(frozen=True)
 class CdrConfig:
     party: CdrParty = field(default_factory=CdrParty)
     #: Currency of a CDR or running cost that no tariff prices.
     default_currency: str = "EUR"
+    #: Whose session is it, for tariffs scoped to a roaming partner: the partner key
+    #: (``CC*PPP``) of the transaction's token owner, None for Borne's own drivers. Wired by
+    #: composition (the roaming domain knows which tokens are partners').
+    tariff_audience: TariffAudience | None = None
 
 
 @dataclass(frozen=True)
@@ -153,12 +160,18 @@ class _Gathered:
         )
 
 
-async def _gather(session: AsyncSession, tx: Transaction, end: datetime) -> _Gathered:
+async def _gather(
+    session: AsyncSession, tx: Transaction, end: datetime, config: CdrConfig
+) -> _Gathered:
     """The tariff (resolved at the session start), its time zone, and the session's data up to
     ``end``."""
     start = tx.started_at or tx.created_at
-    # A tariff scoped to the driver's token group wins over the station's general one.
+    # A tariff scoped to the driver's token group, or to the roaming partner whose driver it
+    # is, wins over the station's general one.
     token = await find_token(session, tx.id_token) if tx.id_token else None
+    partner = None
+    if token is None and config.tariff_audience is not None:
+        partner = await config.tariff_audience(session, tx)
     resolved = await resolve_tariff(
         session,
         station_id=tx.station_id,
@@ -166,6 +179,7 @@ async def _gather(session: AsyncSession, tx: Transaction, end: datetime) -> _Gat
         connector_id=_connector(tx),
         at=start,
         token_group=None if token is None else token.group_id_token,
+        partner=partner,
     )
     if resolved is not None:
         tz = resolved.time_zone
@@ -184,7 +198,7 @@ def _connector(tx: Transaction) -> int | None:
 async def _build(
     session: AsyncSession, tx: Transaction, cdr_id: str, now: datetime, config: CdrConfig
 ) -> tuple[BuiltCdr, ResolvedTariff | None]:
-    gathered = await _gather(session, tx, tx.stopped_at or now)
+    gathered = await _gather(session, tx, tx.stopped_at or now, config)
     resolved = gathered.resolved
     seg = gathered.segmentation()
     reason = (
@@ -589,7 +603,7 @@ async def update_running_cost(
     if stored is not None and stored.final:
         return await running_cost(session, transaction_pk)
     start = tx.started_at or tx.created_at
-    gathered = await _gather(session, tx, tx.stopped_at or now)
+    gathered = await _gather(session, tx, tx.stopped_at or now, cfg)
     as_of = tx.stopped_at or max(gathered.data.last_data_at or start, start)
     seg = gathered.segmentation(as_of)
     resolved = gathered.resolved

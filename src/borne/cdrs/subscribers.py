@@ -96,11 +96,6 @@ class CdrSubscribers:
         self.cdrs_issued = 0
         self.cost_updates = 0
 
-    @property
-    def currency(self) -> str:
-        """The currency of sessions priced without a tariff (the configured default)."""
-        return self._config.default_currency
-
     def subscribe(self, bus: EventBus) -> None:
         bus.subscribe(MeterValuesRecorded, self.on_meter_values)
         bus.subscribe(TransactionEnded, self.on_transaction_ended)

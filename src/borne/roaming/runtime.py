@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.authorization.external import ExternalAuthorizerSlot
 from borne.cdrs.events import CdrIssued, SessionCostUpdated
+from borne.cdrs.service import TariffAudience
 from borne.core.bus import EventBus
 from borne.core.deps import Deps
 from borne.locations.events import LocationChanged
@@ -64,6 +65,7 @@ class RoamingRuntime:
     commands: CommandsReceiver
     client: OcpiClient
     journal: PushJournal
+    tariff_audience: TariffAudience
     operator_routers: list[APIRouter] = field(default_factory=list)
     _deps: Deps | None = None
 
@@ -86,6 +88,22 @@ def _on_connection(
         await locations.on_connection_changed(event.station_id)
 
     return handle
+
+
+def tariff_audience(owners: TokenOwnerResolver, journal: PushJournal) -> TariffAudience:
+    """For the CDR domain: the partner key ``CC*PPP`` whose driver a transaction is (tariffs
+    scoped to that partner then price it), None for Borne's own drivers."""
+
+    async def audience(session: AsyncSession, tx: Transaction) -> str | None:
+        if not journal.enabled:
+            return None  # no partner registered: nobody's driver but Borne's
+        known = await session.get(RoamingSession, tx.id)
+        if known is not None:
+            return f"{known.token_country_code}*{known.token_party_id}"
+        owner = await owners.owner_of(session, tx)
+        return None if owner is None else f"{owner.country_code}*{owner.party_id}"
+
+    return audience
 
 
 def session_finder(owners: TokenOwnerResolver) -> SessionFinder:
@@ -202,6 +220,7 @@ def build_roaming(
         commands=commands,
         client=client,
         journal=journal,
+        tariff_audience=tariff_audience(authorizer, journal),
         operator_routers=[api.router, deliveries_api.router],
         _deps=deps,
     )

@@ -260,3 +260,51 @@ async def test_a_token_group_tariff_prices_the_cdr_of_that_group(
         totals.append(cdr.total_excl)
     # 10 kWh x 0.10 for the fleet driver, 10 kWh x 0.30 for the other one
     assert totals == [Decimal("1.00"), Decimal("3.00")]
+
+
+async def test_a_partner_tariff_prices_the_cdr_of_that_partners_driver(
+    deps: Deps, csms: Csms
+) -> None:
+    """A tariff scoped to a roaming partner prices the sessions of that partner's drivers (the
+    composition tells the CDR domain whose driver a token is: ``CdrConfig.tariff_audience``);
+    Borne's own drivers keep the general tariff."""
+    await station_with_tariff(deps, "CPP", TARIFF)  # general: 0.30/kWh + 20 % VAT
+    roaming = {
+        **TARIFF,
+        "id": "ROAM-1",
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.45, "step_size": 1}]}],
+    }
+    now = datetime.now(UTC)
+    async with deps.db.unit_of_work() as uow:
+        view = await create_tariff(uow, data=roaming, version="2.2.1", now=now, partner="DE*EMP")
+        await assign_tariff(
+            uow,
+            record_id=view.record_id,
+            target=AssignmentTarget(station_id="CPP", evse_id=1),
+            now=now,
+        )
+        await uow.commit()
+
+    async def audience(_session: Any, tx: Any) -> str | None:
+        return "DE*EMP" if tx.id_token == "ROAMER-1" else None
+
+    subs = CdrSubscribers(
+        deps.db,
+        deps.clock,
+        deps.supervisor,
+        LiveCosts(),
+        config=service.CdrConfig(tariff_audience=audience),
+        sweep_interval_s=0,
+        min_interval_s=0,
+    )
+    subs.subscribe(deps.bus)
+    totals = []
+    # ROAMER-1 is unknown to Borne's own tokens (a partner's driver); TAG1 is Borne's own
+    for tag in ("ROAMER-1", "TAG1"):
+        tx_id = (await csms.start16("CPP", meter=0, ts=T0, tag=tag))["transactionId"]
+        await csms.stop16("CPP", tx_id, meter=10_000, ts=T0 + timedelta(minutes=30))
+        tx = await csms.tx("CPP", tx_id)
+        [cdr] = await wait_for(lambda tx=tx: cdrs_of(deps, tx.id))
+        totals.append(cdr.total_excl)
+    # 10 kWh x 0.45 for the partner's driver, 10 kWh x 0.30 for Borne's own
+    assert totals == [Decimal("4.50"), Decimal("3.00")]
