@@ -204,6 +204,7 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     # real-time authorization of tokens Borne does not know, partners' commands. Built before
     # the CDRs: they price a partner's driver with the tariffs scoped to that partner.
     from borne.cdrs.service import CdrConfig
+    from borne.ocpi.server import ocpi_mount
     from borne.roaming.runtime import build_roaming
 
     roaming = build_roaming(
@@ -244,7 +245,9 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     app.state.roaming = roaming.context  # the partners' operator API reads it
     app.state.cdr_config = cdr_config  # a corrected CDR is priced as the original was
     app.state.ocpi_outbox_wake = roaming.sender.wake
-    app.mount("/ocpi", roaming.ocpi_app)
+    # ocpi_mount, not app.mount: Starlette's mount pattern would let an id with an encoded
+    # line break fall through to the operator API's 404 (see borne.ocpi.server.ocpi_mount).
+    app.router.routes.append(ocpi_mount("/ocpi", roaming.ocpi_app))
     runtime = Runtime(settings, deps, outbound, gateway, app, routers, starters)
     runtime.closers.append(roaming.close)
     return runtime

@@ -21,8 +21,11 @@ class InvalidParameters(OcpiError):
 
 
 class UnknownLocation(OcpiError):
-    def __init__(self, message: str = "Unknown location") -> None:
-        super().__init__(status.UNKNOWN_LOCATION, message, http_status=404)
+    """2003. HTTP 404 where a GET addresses the missing location; ``http_status=200`` where an
+    existing resource (e.g. a command endpoint) merely names one (no HTTP error then)."""
+
+    def __init__(self, message: str = "Unknown location", *, http_status: int = 404) -> None:
+        super().__init__(status.UNKNOWN_LOCATION, message, http_status=http_status)
 
 
 class UnknownToken(OcpiError):

@@ -17,6 +17,9 @@ from borne.ocpi.envelope import OcpiResponse, ok, parse_ocpi_datetime
 from borne.ocpi.errors import InvalidParameters
 
 DEFAULT_MAX_PAGE_LIMIT = 100
+#: Databases take 64-bit offsets: a larger one (valid per OCPI, the integer is unbounded)
+#: is past every object anyway, so it is clamped rather than sent as a failing query.
+MAX_OFFSET = 2**63 - 1
 STATE_MAX_PAGE_LIMIT = "ocpi_max_page_limit"
 
 
@@ -67,7 +70,7 @@ def _dt_param(request: Request, name: str) -> datetime | None:
 def page_params(request: Request) -> PageParams:
     """FastAPI dependency: validated paging/window parameters (InvalidParameters if bad)."""
     cap = max_page_limit(request)
-    offset = _int_param(request, "offset", minimum=0) or 0
+    offset = min(_int_param(request, "offset", minimum=0) or 0, MAX_OFFSET)
     limit = _int_param(request, "limit", minimum=1)
     return PageParams(
         offset=offset,

@@ -18,6 +18,7 @@ Every response, including those error paths, echoes ``X-Request-ID`` and
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI, Request
@@ -26,6 +27,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from borne.ocpi import status
@@ -192,4 +194,16 @@ def create_ocpi_app(
     return app
 
 
-__all__: list[str] = ["RequestIdMiddleware", "create_ocpi_app"]
+def ocpi_mount(path: str, app: ASGIApp) -> Mount:
+    """Mount the OCPI app at ``path`` (e.g. ``/ocpi``) of the operator application.
+
+    Starlette's ``Mount`` pattern ``^/ocpi/(?P<path>.*)$`` has no DOTALL, so an id carrying an
+    encoded line break (``/locations/A%0AB``) would miss the mount and get the operator API's
+    404 body without an envelope or request ids; this mount matches any character.
+    """
+    mount = Mount(path, app=app)
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return mount
+
+
+__all__: list[str] = ["RequestIdMiddleware", "create_ocpi_app", "ocpi_mount"]

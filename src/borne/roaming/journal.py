@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borne.core.bus import EventBus
 from borne.core.clock import Clock
 from borne.core.uow import Database
+from borne.roaming.events import PartnerRegistered
 from borne.roaming.journal_models import PushJournalEntry
 from borne.roaming.models import Partner
 
@@ -74,6 +75,14 @@ class PushJournal:
         #: Whether any partner is registered (entries are recorded only then).
         self.enabled = False
         self.redriven = 0
+
+    def watch_partners(self, bus: EventBus) -> None:
+        """Start journaling in the very transaction that registers a partner, so its first
+        session is pushed even if it starts a moment later."""
+        bus.subscribe_in_transaction(PartnerRegistered, self._partner_registered)
+
+    def _partner_registered(self, _session: AsyncSession, _event: PartnerRegistered) -> None:
+        self.enabled = True
 
     def register(
         self, bus: EventBus, event_type: type[E], handler: Callable[[E], Awaitable[None]]

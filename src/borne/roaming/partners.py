@@ -18,6 +18,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.core.errors import Conflict, InvalidInput, NotFound
+from borne.roaming.events import PartnerRegistered
 from borne.roaming.models import Partner, PartnerRole
 
 PENDING = "pending"
@@ -32,6 +33,8 @@ _MAX_ERROR = 500
 class Unit(Protocol):
     @property
     def session(self) -> AsyncSession: ...
+
+    def add_event(self, event: object) -> None: ...
 
 
 class RoleConflict(Conflict):
@@ -222,6 +225,8 @@ async def set_suspended(
         partner.status = SUSPENDED
     elif partner.status == SUSPENDED:
         partner.status = REGISTERED if partner.their_token else PENDING
+        if partner.status == REGISTERED:
+            uow.add_event(PartnerRegistered(partner.id))
     partner.updated_at = now
     await uow.session.flush()
     return await view_of(uow.session, partner)

@@ -165,6 +165,7 @@ def build_roaming(
     # the journal records the events partners must hear about with the change itself, so a
     # crash in between only delays the push (see journal.py). Progress events are not recorded.
     journal = PushJournal(deps.db, deps.clock)
+    journal.watch_partners(bus)
     locations = LocationsPusher(deps.db, deps.clock, wake=sender.wake)
     journal.register(bus, LocationChanged, locations.on_location_changed)
     journal.register(bus, StationStatusChanged, locations.on_status_changed)

@@ -14,9 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from http_partner import MovableClock, Peer
+
 import borne.ocpi.outbox_models  # noqa: F401  (registers ocpi_outbox on Base.metadata)
 from borne.ocpi.client import OcpiClient
-from http_partner import MovableClock, Peer
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from http_partner import Peer, envelope
 
 from borne.ocpi.client import OcpiClient, OcpiClientError
 from borne.ocpi.headers import Routing
-from http_partner import Peer, envelope
 
 TOKEN = "secret-token-b-123"
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from http_partner import DictResolver, MovableClock, Peer
 from sqlalchemy import select
 
 from borne.core.bus import InProcessBus
@@ -28,7 +29,6 @@ from borne.ocpi.headers import Routing
 from borne.ocpi.outbox import ResolvedTarget
 from borne.ocpi.outbox_models import OcpiOutboxRow
 from borne.ocpi.sender import OutboxSender
-from http_partner import DictResolver, MovableClock, Peer
 
 TOKEN = "token-b-of-partner"
 PARTNER = 7

@@ -17,6 +17,7 @@ from borne.core.deps import Deps
 from borne.core.group_commit import Batch
 from borne.core.supervisor import Supervisor
 from borne.core.uow import Database
+from borne.roaming.events import PartnerRegistered
 from borne.roaming.journal import PushJournal
 from borne.roaming.journal_models import PushJournalEntry
 from borne.roaming.models import Partner
@@ -159,3 +160,17 @@ async def test_an_entry_for_an_event_nobody_handles_any_more_is_dropped(deps: De
     clock.at = clock.at.replace(hour=13)
     assert await journal.sweep() == 0
     assert await _entries(deps.db) == 0
+
+
+async def test_journaling_starts_in_the_transaction_that_registers_a_partner(deps: Deps) -> None:
+    """The first session of a partner that has just registered must be journaled and pushed,
+    even if it starts before the next refresh of the flag."""
+    clock = Later(datetime(2025, 1, 1, 12, tzinfo=UTC))
+    journal = PushJournal(deps.db, clock)
+    journal.watch_partners(deps.bus)
+    await journal.refresh()
+    assert journal.enabled is False
+    await _publish(deps.db, PartnerRegistered(1), commit=False)  # rolled back: still off
+    assert journal.enabled is False
+    await _publish(deps.db, PartnerRegistered(1))
+    assert journal.enabled is True
