@@ -181,7 +181,11 @@ class _Target:
 
 
 def _owns(party: Party, country_code: str | None, party_id: str | None) -> bool:
-    return any(r.country_code == country_code and r.party_id == party_id for r in party.roles)
+    # OCPI ids are case-insensitive; roles are stored upper-cased
+    if country_code is None or party_id is None:
+        return False
+    cc, pid = country_code.upper(), party_id.upper()
+    return any(r.country_code.upper() == cc and r.party_id.upper() == pid for r in party.roles)
 
 
 def _connector_number(value: str | None) -> int | None:
@@ -200,14 +204,15 @@ async def _target(
     session: AsyncSession, location_id: str, evse_uid: str | None, connector_id: str | None
 ) -> _Target:
     """The station (and EVSE, connector) a command addresses; UnknownLocation (2003) when the
-    location or EVSE is not Borne's."""
+    location or EVSE is not Borne's, with HTTP 200: the command endpoint exists (status codes:
+    no HTTP error for a request that reached the OCPI layer; the OpenAPI documents no 404)."""
     stations = list(
         await session.scalars(
             select(StationLocation.station_id).where(StationLocation.location_id == location_id)
         )
     )
     if not stations:
-        raise UnknownLocation(f"unknown location {location_id[:36]!r}")
+        raise UnknownLocation(f"unknown location {location_id[:36]!r}", http_status=200)
     connector = _connector_number(connector_id)
     if evse_uid is None:
         if len(stations) != 1:
@@ -215,7 +220,9 @@ async def _target(
         return _Target(stations[0], None, connector)
     evse = await session.scalar(select(EvseDescriptor).where(EvseDescriptor.evse_uid == evse_uid))
     if evse is None or evse.station_id not in stations:
-        raise UnknownLocation(f"unknown EVSE {evse_uid[:36]!r} at location {location_id[:36]!r}")
+        raise UnknownLocation(
+            f"unknown EVSE {evse_uid[:36]!r} at location {location_id[:36]!r}", http_status=200
+        )
     return _Target(evse.station_id, evse.evse_id, connector)
 
 

@@ -23,6 +23,7 @@ from borne.core.errors import BorneError, Conflict
 from borne.ocpi.client import OcpiClient, OcpiClientError
 from borne.roaming import partners as svc
 from borne.roaming.config import SUPPORTED_VERSIONS, RoamingConfig, RoamingContext
+from borne.roaming.events import PartnerRegistered
 from borne.roaming.models import Partner
 from borne.roaming.partners import PartnerView, RoleSpec
 from borne.roaming.schemas import CredentialsIn
@@ -190,6 +191,7 @@ async def accept_offer(
         current.endpoints = found.endpoints
         svc.record_success(current, now)
         await _store_roles(uow.session, partner_id, roles)
+        uow.add_event(PartnerRegistered(partner_id))
         await uow.commit()
     logger.info(
         "OCPI partner %s %s at version %s",
@@ -307,6 +309,7 @@ async def _offer_to_partner(
         partner.endpoints = found.endpoints
         svc.record_success(partner, ctx.clock.now())
         await _store_roles(uow.session, partner_id, roles)
+        uow.add_event(PartnerRegistered(partner_id))
         await uow.commit()
 
 
