@@ -6,6 +6,10 @@ partner's own (``cdr_token`` as the partner gave it, with how it was authorized 
 ``authorization_reference`` the eMSP returned), and ``session_id`` names the Session the partner
 received. Amounts, periods and tariffs are never touched, so the document a partner gets is the
 one the explanation describes; credit CDRs go through the same adaptation.
+
+DateTimes are written on the way out in OCPI's form (UTC, whole seconds, ``Z``: the same as
+every other object Borne serves): the stored documents keep the stations' sub-second stamps,
+which would exceed the DateTime type's 25 characters (microseconds make 27).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 from typing import Any
 
 from borne.cdrs.models import Cdr
-from borne.roaming.sessions import CpoIdentity, row_cdr_token, session_id_of
+from borne.roaming.sessions import CpoIdentity, row_cdr_token, session_id_of, wire_datetimes
 from borne.roaming.sessions_models import RoamingSession
 
 
@@ -31,7 +35,7 @@ def partner_cdr(cdr: Cdr, row: RoamingSession, version: str, cpo: CpoIdentity) -
     text = stored_text(cdr, version)
     if text is None:
         raise LookupError(f"CDR {cdr.cdr_id} has no OCPI {version} form")
-    doc: dict[str, Any] = json.loads(text)
+    doc: dict[str, Any] = wire_datetimes(json.loads(text))
     token = row_cdr_token(row)
     if version == "2.2.1" and token["type"] == "EMAID":
         token["type"] = "APP_USER"

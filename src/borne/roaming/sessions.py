@@ -157,6 +157,32 @@ class SessionFacts:
 
 # ----------------------------------------------------------------------------- pure writers
 
+#: Keys whose values are OCPI DateTimes, at any depth of a CDR (periods, tariffs, ...).
+DATETIME_KEYS = frozenset({"start_date_time", "end_date_time", "last_updated", "timestamp"})
+
+
+def _wire_datetime(text: str) -> str:
+    try:
+        return ocpi_datetime(datetime.fromisoformat(text))
+    except ValueError:
+        return text  # not a date: left as it is
+
+
+def wire_datetimes(value: Any) -> Any:
+    """``value`` with every DateTime (by key, at any depth) as Borne writes them (UTC, whole
+    seconds, ``Z``). Stored CDR documents keep the stations' sub-second stamps, longer than
+    the DateTime type's 25 characters (microseconds make 27)."""
+    if isinstance(value, list):
+        return [wire_datetimes(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: _wire_datetime(item)
+        if key in DATETIME_KEYS and isinstance(item, str)
+        else wire_datetimes(item)
+        for key, item in value.items()
+    }
+
 
 def _number(value: Decimal) -> float:
     # JSON numbers for the envelope (orjson) and the outbox; 4 decimals is below any meter's
@@ -324,7 +350,7 @@ async def load_facts(
             currency=cdr.currency,
             status=COMPLETED,
             total_cost=Amount(cdr.total_excl, cdr.total_incl),
-            charging_periods=tuple(doc.get("charging_periods") or ()),
+            charging_periods=tuple(wire_datetimes(doc.get("charging_periods") or [])),
         )
     cost = await cdrs.running_cost(session, tx.id)
     energy = cost.energy_wh if cost is not None and cost.energy_wh is not None else Decimal(0)

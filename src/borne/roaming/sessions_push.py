@@ -12,6 +12,9 @@ together, so a push exists exactly when the state it announces does):
 * ``CdrIssued`` → (original or correction) final PATCH: status COMPLETED with the CDR's
   ``charging_periods``, ``total_cost`` and energy, then POST of the CDR to the partner's CDRs
   receiver; a credit CDR is POSTed the same way.
+* A PATCH that would repeat the previous one but for ``last_updated`` (a reading and the cost
+  it caused arrive as two events; a last reading after the end) is not sent: nothing changed
+  for the partner (remembered in memory: after a restart at most one is repeated).
 
 Whatever the order or repetition of events: the first push of a session is always its PUT
 (whole current state, which may already be COMPLETED when earlier events were missed), nothing
@@ -21,18 +24,20 @@ unique row written with the outbox row). Order on the wire: the outbox key
 its CDRs (original before credit before correction).
 
 Only the partner owning the token is pushed to, and only when it registered a RECEIVER
-endpoint for the module; Borne's own tokens go to nobody. Every reaction also moves the
-session's ``last_updated`` (the pull order).
+endpoint for the module; Borne's own tokens go to nobody. Every reaction that changes what
+the partner sees also moves the session's ``last_updated`` (the pull order).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,6 +103,10 @@ def new_row(tx: Transaction, owner: TokenOwner, now: datetime) -> RoamingSession
     )
 
 
+def _canonical(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+
+
 class _KeyedLocks:
     """One asyncio lock per session, dropped when nobody holds or waits for it."""
 
@@ -141,6 +150,7 @@ class SessionPushes:
         self._locks = _KeyedLocks()
         self._waiting: set[int] = set()
         self._last_patch: dict[int, float] = {}
+        self._last_said: dict[int, str] = {}  # pk -> the last PATCH sent (but last_updated)
         self.pushes = 0
 
     def subscribe(self, bus: EventBus) -> None:
@@ -199,14 +209,21 @@ class SessionPushes:
                 row = new_row(tx, owner, now)
                 session.add(row)
                 await session.flush()
+            before = row.last_updated
             row.last_updated = max(now, row.last_updated)
             done = row.completed_sent
-            await self._push_session(session, tx, row)
+            said = await self._push_session(session, tx, row)
+            if said is None:
+                row.last_updated = before  # nothing changed for the partner
             if cdr_id is not None:
                 await self._post_cdr(session, row, cdr_id)
             await uow.commit()
         if self._wake is not None:
             self._wake()
+        if done or row.completed_sent:
+            self._last_said.pop(pk, None)  # nothing follows COMPLETED
+        elif said:
+            self._last_said[pk] = said  # once committed: a failed commit forgets nothing
         self._remember(pk, tx.state == ACTIVE and not (done or row.completed_sent))
 
     def _remember(self, pk: int, active: bool) -> None:
@@ -217,14 +234,17 @@ class SessionPushes:
 
     async def _push_session(
         self, session: AsyncSession, tx: Transaction, row: RoamingSession
-    ) -> None:
+    ) -> str | None:
+        """Enqueue the push the session needs; None when there is nothing new to say, else
+        what a PATCH said (without ``last_updated``; "" for a PUT or a pull-only partner)."""
         if row.completed_sent:
-            return  # COMPLETED is final: no more modifications
+            return None  # COMPLETED is final: no more modifications
         version = await receiver_version(session, row.partner_id, "sessions")
         if version is None:
-            return  # pull only
+            return ""  # pull only (the pull order still moves)
         facts = await facts_of(session, tx, row, cpo=self._cpo, default_currency=self._currency)
         path = f"/{self._cpo.country_code}/{self._cpo.party_id}/{row.session_id}"
+        said = ""
         if not row.put_sent:
             method, body = "PUT", session_document(facts, version)
             row.put_sent = True
@@ -237,6 +257,10 @@ class SessionPushes:
             else:
                 fields = PROGRESS_FIELDS
             method, body = "PATCH", session_patch(facts, version, fields)
+            if fields != COMPLETED_FIELDS:
+                said = _canonical({k: v for k, v in body.items() if k != "last_updated"})
+                if self._last_said.get(row.transaction_pk) == said:
+                    return None
         row.completed_sent = facts.status == COMPLETED
         await enqueue(
             session,
@@ -250,6 +274,7 @@ class SessionPushes:
             now=row.last_updated,
         )
         self.pushes += 1
+        return said
 
     async def _post_cdr(self, session: AsyncSession, row: RoamingSession, cdr_id: str) -> None:
         version = await receiver_version(session, row.partner_id, "cdrs")
