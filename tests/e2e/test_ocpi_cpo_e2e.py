@@ -369,6 +369,13 @@ async def test_remote_session_to_cdr(
     async with EmspPeer(versions=(ocpi,)) as peer:
         await _handshake(direction, borne, peer)
         assert peer.version == ocpi
+        # on registration Borne pushes what the partner sees: the tariff, then the location
+        # (so its later EVSE status PATCHes find it at the partner)
+        await peer.wait_until(
+            lambda: bool(peer.locations.history) and bool(peer.tariffs.history), timeout=10
+        )
+        assert [r.method for r in peer.requests_to("locations")][:1] == ["PUT"]
+        assert [r.method for r in peer.requests_to("tariffs")][:1] == ["PUT"]
 
         async with _connect(ocpp, borne, site.station_id) as cp:
             await cp.boot()

@@ -246,6 +246,30 @@ class LocationsPusher:
 
     # ----------------------------------------------------------------- helpers
 
+    async def push_all(self, partner_id: int, *, batch: int = 200) -> int:
+        """PUT every published location to one partner (just registered: its later EVSE
+        PATCHes then always find the location); returns how many."""
+        count = 0
+        offset = 0
+        while True:
+            async with self._db.unit_of_work() as uow:
+                link = await partners.get_link(uow, partner_id=partner_id)
+                if link is None or link.endpoint(MODULE, RECEIVER) is None:
+                    return count
+                ids, _total = await data.page_of_locations(
+                    uow.session, offset=offset, limit=batch, date_from=None, date_to=None
+                )
+                now = self._clock.now()
+                for location_id in ids:
+                    view = await data.published_location(uow.session, location_id)
+                    if view is not None:
+                        count += await self._put_location(uow.session, [link], view, now)
+                await uow.commit()
+            self._woken(count)
+            if len(ids) < batch:
+                return count
+            offset += batch
+
     async def _receivers(self, uow: UnitOfWork) -> list[PartnerLink]:
         links = await partners.registered_links(uow)
         return [link for link in links if link.endpoint(MODULE, RECEIVER) is not None]

@@ -41,6 +41,7 @@ from borne.roaming.authenticator import DbPartyAuthenticator, PartnerEndpointRes
 from borne.roaming.authorize import AuthorizerConfig, RealtimeAuthorizer, db_location_refs
 from borne.roaming.commands import CommandsReceiver, SessionFinder, SessionRef
 from borne.roaming.config import RoamingConfig, RoamingContext
+from borne.roaming.events import PartnerRegistered
 from borne.roaming.journal import PushJournal
 from borne.roaming.locations_push import LocationsPusher
 from borne.roaming.sessions import CpoIdentity, TokenOwnerResolver, transaction_pk_of
@@ -79,6 +80,16 @@ class RoamingRuntime:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _initial_sync(
+    tariffs: TariffPusher, locations: LocationsPusher
+) -> Callable[[PartnerRegistered], Awaitable[None]]:
+    async def handle(event: PartnerRegistered) -> None:
+        await tariffs.push_all(event.partner_id)
+        await locations.push_all(event.partner_id)
+
+    return handle
 
 
 def _on_connection(
@@ -188,6 +199,9 @@ def build_roaming(
     journal.register(bus, TransactionStarted, sessions.on_started)
     journal.register(bus, TransactionEnded, sessions.on_ended)
     journal.register(bus, CdrIssued, sessions.on_cdr)
+    # A partner that just registered gets every tariff and location it sees (its later EVSE
+    # status PATCHes then find the location), durably like any push.
+    journal.register(bus, PartnerRegistered, _initial_sync(tariffs, locations))
     bus.subscribe(MeterValuesRecorded, journal.guard(sessions.on_meter_values))
     bus.subscribe(SessionCostUpdated, journal.guard(sessions.on_cost))
     commands = CommandsReceiver(

@@ -144,6 +144,18 @@ class TariffPusher:
     def subscribe(self, bus: EventBus) -> None:
         bus.subscribe(TariffChanged, self.on_tariff_changed)
 
+    async def push_all(self, partner_id: int) -> int:
+        """PUT every tariff a just-registered partner sees; returns how many."""
+        async with self._db.unit_of_work() as uow:
+            link = await partners.get_link(uow, partner_id=partner_id)
+            if link is None:
+                return 0
+            count = await enqueue_all(uow.session, link=link, me=self._me, now=self._clock.now())
+            await uow.commit()
+        if count and self._wake is not None:
+            self._wake()
+        return count
+
     async def on_tariff_changed(self, event: TariffChanged) -> None:
         async with self._db.unit_of_work() as uow:
             links = await partners.registered_links(uow)
