@@ -21,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -33,33 +32,13 @@ from borne.cdrs.models import Cdr
 from borne.cdrs.ocpp_v201 import CostUpdatedSender
 from borne.core.bus import EventBus
 from borne.core.clock import Clock
+from borne.core.locks import KeyedLocks
 from borne.core.supervisor import Supervisor
 from borne.core.uow import Database
 from borne.transactions.events import MeterValuesRecorded, TransactionEnded
 from borne.transactions.models import ENDED, Transaction
 
 log = logging.getLogger(__name__)
-
-
-class _KeyedLocks:
-    """One asyncio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: int) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 class CdrSubscribers:
@@ -87,7 +66,7 @@ class CdrSubscribers:
         self._sweep_interval = sweep_interval_s
         self._sweep_grace = timedelta(seconds=sweep_grace_s)
         self._sweep_window = timedelta(seconds=sweep_window_s)
-        self._locks = _KeyedLocks()
+        self._locks = KeyedLocks()
         self._waiting: set[int] = set()
         self._min_interval = min_interval_s
         self._urgent = urgent  # must be cheap (in memory): called on every recomputation

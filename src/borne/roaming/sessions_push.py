@@ -34,8 +34,7 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +45,7 @@ from borne.cdrs.events import CdrIssued, SessionCostUpdated
 from borne.cdrs.models import Cdr
 from borne.core.bus import EventBus
 from borne.core.clock import Clock
+from borne.core.locks import KeyedLocks
 from borne.core.uow import Database
 from borne.ocpi.outbox import enqueue
 from borne.roaming.cdrs import partner_cdr
@@ -107,27 +107,6 @@ def _canonical(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 
 
-class _KeyedLocks:
-    """One asyncio lock per session, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: int) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class SessionPushes:
     def __init__(
         self,
@@ -147,7 +126,7 @@ class SessionPushes:
         self._tokens = tokens
         self._interval = interval_s
         self._currency = default_currency
-        self._locks = _KeyedLocks()
+        self._locks = KeyedLocks()
         self._waiting: set[int] = set()
         self._last_patch: dict[int, float] = {}
         self._last_said: dict[int, str] = {}  # pk -> the last PATCH sent (but last_updated)
