@@ -26,136 +26,49 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.authorization.service import token_key
 from borne.commands import service as commands
 from borne.commands.results import CommandResult as StationAnswer
-from borne.commands.results import IdTokenKind
 from borne.core.clock import Clock
 from borne.core.errors import (
     BorneError,
-    CallQueueFull,
-    InvalidInput,
-    StationCallError,
-    StationCallTimeout,
-    StationNotConnected,
 )
 from borne.core.supervisor import Supervisor
 from borne.core.uow import Database
 from borne.locations.models import EvseDescriptor, StationLocation
 from borne.ocpi import outbox
-from borne.ocpi.envelope import OcpiModel
 from borne.ocpi.errors import InvalidParameters, UnknownLocation
 from borne.ocpi.party import Party
 from borne.ocpp.outbound import OcppOutbound
+from borne.roaming.commands_messages import (
+    BODIES,
+    TOKEN_KINDS,
+    CancelReservation,
+    CommandAnswer,
+    CommandBody,
+    CommandType,
+    ReserveNow,
+    StartSession,
+    StopSession,
+    UnlockConnector,
+    map_station_answer,
+    map_station_error,
+)
 from borne.roaming.commands_models import DONE, PENDING, RoamingCommand, RoamingReservation
 from borne.roaming.tokens_models import RoamingAuthorization
 
 log = logging.getLogger(__name__)
 
-CommandType = Literal[
-    "START_SESSION", "STOP_SESSION", "RESERVE_NOW", "CANCEL_RESERVATION", "UNLOCK_CONNECTOR"
-]
-COMMAND_TYPES: tuple[CommandType, ...] = (
-    "START_SESSION",
-    "STOP_SESSION",
-    "RESERVE_NOW",
-    "CANCEL_RESERVATION",
-    "UNLOCK_CONNECTOR",
-)
 #: How long after an accepted START_SESSION the station's authorization of that token at that
 #: station needs no real-time authorization (OCPI mod_commands, StartSession: 15 minutes).
 START_SESSION_GRACE = timedelta(minutes=15)
 #: ``RoamingAuthorization.source`` of a START_SESSION's token (the session's auth_method COMMAND).
 COMMAND_SOURCE = "command"
-
-# OCPI token type → OCPP 2.0.1 IdTokenEnumType (1.6 has no type).
-_TOKEN_KINDS: dict[str, IdTokenKind] = {
-    "RFID": "ISO14443",
-    "EMAID": "eMAID",
-    "APP_USER": "Central",
-    "AD_HOC_USER": "Central",
-    "OTHER": "Central",
-}
-
-
-# --------------------------------------------------------------------------- request bodies
-
-
-class CommandToken(OcpiModel):
-    country_code: str = Field(min_length=2, max_length=2)
-    party_id: str = Field(min_length=3, max_length=3)
-    uid: str = Field(min_length=1, max_length=36)
-    type: str
-    contract_id: str = Field(min_length=1, max_length=36)
-
-
-class _Command(OcpiModel):
-    response_url: str = Field(min_length=1, max_length=2048)
-
-
-class StartSession(_Command):
-    token: CommandToken
-    location_id: str = Field(min_length=1, max_length=36)
-    evse_uid: str | None = Field(default=None, max_length=36)
-    connector_id: str | None = Field(default=None, max_length=36)
-    authorization_reference: str | None = Field(default=None, max_length=36)
-
-
-class StopSession(_Command):
-    session_id: str = Field(min_length=1, max_length=36)
-
-
-class ReserveNow(_Command):
-    token: CommandToken
-    expiry_date: datetime
-    reservation_id: str = Field(min_length=1, max_length=36)
-    location_id: str = Field(min_length=1, max_length=36)
-    evse_uid: str | None = Field(default=None, max_length=36)
-    authorization_reference: str | None = Field(default=None, max_length=36)
-
-
-class CancelReservation(_Command):
-    reservation_id: str = Field(min_length=1, max_length=36)
-
-
-class UnlockConnector(_Command):
-    location_id: str = Field(min_length=1, max_length=36)
-    evse_uid: str = Field(min_length=1, max_length=36)
-    connector_id: str = Field(min_length=1, max_length=36)
-
-
-BODIES: dict[CommandType, type[_Command]] = {
-    "START_SESSION": StartSession,
-    "STOP_SESSION": StopSession,
-    "RESERVE_NOW": ReserveNow,
-    "CANCEL_RESERVATION": CancelReservation,
-    "UNLOCK_CONNECTOR": UnlockConnector,
-}
-
-
-# --------------------------------------------------------------------------- answers
-
-
-@dataclass(frozen=True)
-class CommandAnswer:
-    """The synchronous CommandResponse."""
-
-    result: Literal["ACCEPTED", "REJECTED", "NOT_SUPPORTED", "UNKNOWN_SESSION"]
-    timeout: int
-    message: str | None = None
-    command_id: int | None = None
-
-    def as_ocpi(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"result": self.result, "timeout": self.timeout}
-        if self.message:
-            out["message"] = [{"language": "en", "text": self.message[:512]}]
-        return out
 
 
 @dataclass(frozen=True)
@@ -224,45 +137,6 @@ async def _target(
             f"unknown EVSE {evse_uid[:36]!r} at location {location_id[:36]!r}", http_status=200
         )
     return _Target(evse.station_id, evse.evse_id, connector)
-
-
-def map_station_answer(command: CommandType, status: str) -> str:
-    """The OCPI CommandResultType for the station's status word (both OCPP versions)."""
-    if command == "RESERVE_NOW":
-        return {
-            "Accepted": "ACCEPTED",
-            "Occupied": "EVSE_OCCUPIED",
-            "Faulted": "EVSE_INOPERATIVE",
-            "Unavailable": "EVSE_INOPERATIVE",
-        }.get(status, "REJECTED")
-    if command == "CANCEL_RESERVATION":
-        return "ACCEPTED" if status == "Accepted" else "UNKNOWN_RESERVATION"
-    if command == "UNLOCK_CONNECTOR":
-        return {
-            "Unlocked": "ACCEPTED",
-            "UnlockFailed": "FAILED",
-            "NotSupported": "NOT_SUPPORTED",
-        }.get(status, "REJECTED")
-    return "ACCEPTED" if status == "Accepted" else "REJECTED"
-
-
-def map_station_error(error: BaseException) -> tuple[str, str]:
-    """(CommandResultType, detail) when the call did not get a status back."""
-    if isinstance(error, StationCallTimeout):
-        return "TIMEOUT", "the station did not answer in time"
-    if isinstance(error, StationNotConnected):
-        return "FAILED", "the station is not connected"
-    if isinstance(error, StationCallError):
-        if error.error_code == "NotImplemented":
-            return "NOT_SUPPORTED", f"the station does not implement it ({error.description})"
-        return "FAILED", f"the station answered {error.error_code}"
-    if isinstance(error, InvalidInput):
-        return "FAILED", f"the station's OCPP version cannot carry it: {error.message}"
-    if isinstance(error, CallQueueFull):
-        return "FAILED", "the station is busy with other calls"
-    if isinstance(error, BorneError):
-        return "FAILED", error.message
-    return "FAILED", "internal error"
 
 
 def _command_authorization(
@@ -384,7 +258,7 @@ class CommandsReceiver:
         return CommandAnswer("ACCEPTED", timeout, command_id=command_id)
 
     async def _execute(
-        self, command_id: int, command: CommandType, body: _Command, target: _Target | None
+        self, command_id: int, command: CommandType, body: CommandBody, target: _Target | None
     ) -> None:
         try:
             result, detail = await self._call_station(command_id, command, body, target)
@@ -395,7 +269,7 @@ class CommandsReceiver:
         await self.finish(command_id, result, detail)
 
     async def _call_station(
-        self, command_id: int, command: CommandType, body: _Command, target: _Target | None
+        self, command_id: int, command: CommandType, body: CommandBody, target: _Target | None
     ) -> tuple[str, str]:
         call_timeout = max(1.0, self._timeout_s - 1.0)
         answer: StationAnswer
@@ -404,7 +278,7 @@ class CommandsReceiver:
                 self._outbound,
                 target.station_id,
                 id_token=body.token.uid,
-                id_token_type=_TOKEN_KINDS.get(body.token.type, "Central"),
+                id_token_type=TOKEN_KINDS.get(body.token.type, "Central"),
                 evse_id=target.evse_id,
                 connector_id=target.connector_id,
                 call_timeout=call_timeout,
@@ -426,7 +300,7 @@ class CommandsReceiver:
                 target.station_id,
                 reservation_id=reservation,
                 id_token=body.token.uid,
-                id_token_type=_TOKEN_KINDS.get(body.token.type, "Central"),
+                id_token_type=TOKEN_KINDS.get(body.token.type, "Central"),
                 expiry=body.expiry_date,
                 evse_id=target.evse_id,
                 call_timeout=call_timeout,

@@ -16,7 +16,8 @@ from borne.ocpi.envelope import OcpiResponse, ok
 from borne.ocpi.errors import InvalidParameters
 from borne.ocpi.party import Party
 from borne.ocpi.versions import OcpiVersion
-from borne.roaming.commands import CommandsReceiver, CommandType
+from borne.roaming.commands import CommandsReceiver
+from borne.roaming.commands_messages import CommandType
 
 #: Where composition puts the receiver on the OCPI sub-application's state.
 STATE_KEY = "ocpi_commands"
