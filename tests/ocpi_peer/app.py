@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import json
 import re
 import uuid
@@ -212,7 +213,9 @@ def build_app(peer: EmspPeer) -> ASGIApp:
         if is_stale(objs.current.get(key), obj):
             objs.stale[key] = objs.stale.get(key, 0) + 1
             return
-        objs.current[key] = obj
+        # A copy: later PATCHes change the current state, never what was received (history,
+        # requests), which duplicate detection compares against.
+        objs.current[key] = copy.deepcopy(obj)
 
     def store_patch(
         objs: ReceivedObjects,
@@ -361,7 +364,7 @@ def build_app(peer: EmspPeer) -> ASGIApp:
             for e in loc.get("evses") or []
             if not (isinstance(e, dict) and e.get("uid") == evse_uid)
         ]
-        loc["evses"] = [*evses, obj]
+        loc["evses"] = [*evses, copy.deepcopy(obj)]
         bump(loc, obj)
         return reply(ctx, None)
 
@@ -407,7 +410,7 @@ def build_app(peer: EmspPeer) -> ASGIApp:
             for c in evse.get("connectors") or []
             if not (isinstance(c, dict) and c.get("id") == connector_id)
         ]
-        evse["connectors"] = [*conns, obj]
+        evse["connectors"] = [*conns, copy.deepcopy(obj)]
         bump(evse, obj)
         bump(loc, obj)
         return reply(ctx, None)

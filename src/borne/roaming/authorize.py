@@ -438,10 +438,6 @@ async def find_authorization(
 _AUTH_METHODS = {"realtime": "AUTH_REQUEST", "command": "COMMAND"}
 
 
-#: How a decision's source shows in a session's ``auth_method``; "command": START_SESSION.
-_AUTH_METHODS = {"realtime": "AUTH_REQUEST", "command": "COMMAND"}
-
-
 async def owner_of(
     session: AsyncSession, tx: Transaction, *, remember_s: int = 600
 ) -> TokenOwner | None:
