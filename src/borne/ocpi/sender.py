@@ -25,7 +25,9 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from borne.core.clock import Clock
 from borne.core.uow import Database
@@ -34,6 +36,13 @@ from borne.ocpi.client import OcpiClient, OcpiClientError
 from borne.ocpi.outbox import Due, EndpointResolver, Outcome, ResolvedTarget
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryObserver(Protocol):
+    async def after_round(self, results: Sequence[tuple[Due, Outcome]]) -> None:
+        """Told the outcome of every attempt of a round, after it is recorded (partner
+        health, repairs such as a PUT after a PATCH of an object the partner lacks)."""
+        ...
 
 
 class OutboxSender:
@@ -51,6 +60,7 @@ class OutboxSender:
         concurrency: int = 8,
         batch: int = 100,
         lease_s: float | None = None,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         if max_attempts is not None and max_attempts < 1:
             raise ValueError("max_attempts must be >= 1 or None")
@@ -58,6 +68,7 @@ class OutboxSender:
         self._clock = clock
         self._client = client
         self._resolver = resolver
+        self.observer = observer
         self._poll_interval_s = poll_interval_s
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
@@ -112,6 +123,11 @@ class OutboxSender:
         async with self._db.unit_of_work() as uow:
             await outbox.record_outcomes(uow.session, outcomes)
             await uow.commit()
+        if self.observer is not None:
+            try:
+                await self.observer.after_round(list(zip(due, outcomes, strict=True)))
+            except Exception:  # observing must never stop deliveries
+                log.exception("OCPI outbox: the delivery observer failed")
         return len(due)
 
     async def _send(self, item: Due, resolved: ResolvedTarget | Exception | None) -> Outcome:

@@ -270,6 +270,19 @@ class LocationsPusher:
                 return count
             offset += batch
 
+    async def push_location_to(self, partner_id: int, location_id: str) -> int:
+        """PUT one location to one partner (it answered a PATCH with "unknown location": the
+        specification's repair is to send the whole object)."""
+        async with self._db.unit_of_work() as uow:
+            link = await partners.get_link(uow, partner_id=partner_id)
+            view = await data.published_location(uow.session, location_id)
+            if link is None or link.endpoint(MODULE, RECEIVER) is None or view is None:
+                return 0
+            count = await self._put_location(uow.session, [link], view, self._clock.now())
+            await uow.commit()
+        self._woken(count)
+        return count
+
     async def _receivers(self, uow: UnitOfWork) -> list[PartnerLink]:
         links = await partners.registered_links(uow)
         return [link for link in links if link.endpoint(MODULE, RECEIVER) is not None]

@@ -41,6 +41,7 @@ from borne.roaming.authenticator import DbPartyAuthenticator, PartnerEndpointRes
 from borne.roaming.authorize import AuthorizerConfig, RealtimeAuthorizer, db_location_refs
 from borne.roaming.commands import CommandsReceiver, SessionFinder, SessionRef
 from borne.roaming.config import RoamingConfig, RoamingContext
+from borne.roaming.delivery_health import DeliveryHealth
 from borne.roaming.events import PartnerRegistered
 from borne.roaming.journal import PushJournal
 from borne.roaming.locations_push import LocationsPusher
@@ -178,6 +179,7 @@ def build_roaming(
     journal = PushJournal(deps.db, deps.clock)
     journal.watch_partners(bus)
     locations = LocationsPusher(deps.db, deps.clock, wake=sender.wake)
+    sender.observer = DeliveryHealth(deps.db, deps.clock, locations)
     journal.register(bus, LocationChanged, locations.on_location_changed)
     journal.register(bus, StationStatusChanged, locations.on_status_changed)
     journal.register(bus, StationBooted, locations.on_station_booted)
