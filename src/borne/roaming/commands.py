@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.authorization.service import token_key
@@ -131,12 +131,34 @@ async def _target(
         if len(stations) != 1:
             raise InvalidParameters("this location has several stations: give evse_uid")
         return _Target(stations[0], None, connector)
-    evse = await session.scalar(select(EvseDescriptor).where(EvseDescriptor.evse_uid == evse_uid))
-    if evse is None or evse.station_id not in stations:
+    # EVSE uids are CiStrings (as the locations module matches them)
+    evses = await session.scalars(
+        select(EvseDescriptor).where(
+            EvseDescriptor.station_id.in_(stations),
+            func.upper(EvseDescriptor.evse_uid) == evse_uid.upper(),
+        )
+    )
+    evse = evses.first()
+    if evse is None:
         raise UnknownLocation(
             f"unknown EVSE {evse_uid[:36]!r} at location {location_id[:36]!r}", http_status=200
         )
     return _Target(evse.station_id, evse.evse_id, connector)
+
+
+async def _reservation_row(
+    session: AsyncSession, partner_id: int, reservation_id: str
+) -> RoamingReservation | None:
+    """The partner's reservation of that id; ids are CiStrings (``R-1`` is ``r-1``)."""
+    rows = await session.scalars(
+        select(RoamingReservation)
+        .where(
+            RoamingReservation.partner_id == partner_id,
+            func.upper(RoamingReservation.reservation_id) == reservation_id.upper(),
+        )
+        .order_by(RoamingReservation.id)
+    )
+    return rows.first()
 
 
 def _command_authorization(
@@ -337,12 +359,7 @@ class CommandsReceiver:
         async with self._db.unit_of_work() as uow:
             command = await uow.session.get(RoamingCommand, command_id)
             partner_id = command.partner_id if command is not None else -1
-            row = await uow.session.scalar(
-                select(RoamingReservation).where(
-                    RoamingReservation.partner_id == partner_id,
-                    RoamingReservation.reservation_id == body.reservation_id,
-                )
-            )
+            row = await _reservation_row(uow.session, partner_id, body.reservation_id)
             if row is None:
                 row = RoamingReservation(
                     partner_id=partner_id,
@@ -366,12 +383,7 @@ class CommandsReceiver:
             command = await uow.session.get(RoamingCommand, command_id)
             if command is None:
                 return None
-            row = await uow.session.scalar(
-                select(RoamingReservation).where(
-                    RoamingReservation.partner_id == command.partner_id,
-                    RoamingReservation.reservation_id == reservation_id,
-                )
-            )
+            row = await _reservation_row(uow.session, command.partner_id, reservation_id)
             return None if row is None else (row.station_id, row.id)
 
     async def finish(self, command_id: int, result: str, detail: str) -> bool:
