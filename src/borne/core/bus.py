@@ -27,7 +27,16 @@ Recorder = Callable[[AsyncSession, Any], None]
 
 
 class EventBus(Protocol):
-    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None: ...
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: Callable[[E], Awaitable[None]],
+        *,
+        when: Callable[[E], bool] | None = None,
+    ) -> None:
+        """``when``: a cheap synchronous filter; the handler's task is spawned only for events
+        it accepts (subscribers idle most of the time cost no task per event)."""
+        ...
 
     def subscribe_in_transaction(
         self, event_type: type[E], recorder: Callable[[AsyncSession, E], None]
@@ -50,13 +59,21 @@ class InProcessBus:
     """
 
     def __init__(self, supervisor: Supervisor, *, retries: int = 3) -> None:
-        self._handlers: dict[type, list[Handler]] = defaultdict(list)
+        self._handlers: dict[type, list[tuple[Handler, Callable[[Any], bool] | None]]] = (
+            defaultdict(list)
+        )
         self._recorders: dict[type, list[Recorder]] = defaultdict(list)
         self._supervisor = supervisor
         self._retries = retries
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
-        self._handlers[event_type].append(handler)
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: Callable[[E], Awaitable[None]],
+        *,
+        when: Callable[[E], bool] | None = None,
+    ) -> None:
+        self._handlers[event_type].append((handler, when))
 
     def subscribe_in_transaction(
         self, event_type: type[E], recorder: Callable[[AsyncSession, E], None]
@@ -72,7 +89,9 @@ class InProcessBus:
 
     async def publish(self, events: Sequence[object]) -> None:
         for ev in events:
-            for handler in self._handlers.get(type(ev), ()):
+            for handler, when in self._handlers.get(type(ev), ()):
+                if when is not None and not when(ev):
+                    continue
                 self._supervisor.spawn(
                     self._deliver(handler, ev), name=f"event:{type(ev).__name__}"
                 )

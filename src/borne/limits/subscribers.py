@@ -75,7 +75,7 @@ class LimitsEnforcer:
 
     def subscribe(self, bus: EventBus) -> None:
         bus.subscribe(TransactionStarted, self.on_started)
-        bus.subscribe(MeterValuesRecorded, self.on_meter_values)
+        bus.subscribe(MeterValuesRecorded, self.on_meter_values, when=self._may_hit_energy)
         bus.subscribe(TransactionEnded, self.on_ended)
         bus.subscribe(SessionLimitsChanged, self.on_limits_changed)
 
@@ -134,6 +134,17 @@ class LimitsEnforcer:
         # before the session's next meter values
         self._cache.pop(ev.transaction_pk, None)
         await self._limits(ev.transaction_pk)
+
+    def _may_hit_energy(self, ev: MeterValuesRecorded) -> bool:
+        """Filter run for every meter value (no task spawned when false): only a session whose
+        limits are not known yet, or that has an energy limit still checked, needs a look."""
+        if ev.transaction_pk is None or ev.last_energy_wh is None:
+            return False
+        hit = self._cache.get(ev.transaction_pk)
+        if hit is None or time.monotonic() - hit[0] >= self._config.cache_ttl_s:
+            return True
+        limits = hit[1]
+        return limits is not None and not limits.ended and limits.limits.max_energy_wh is not None
 
     def has_cost_limit(self, transaction_pk: int) -> bool:
         """Whether the session has a cost limit still checked, as last loaded (in memory, no

@@ -123,8 +123,8 @@ class Notifier:
 
     def subscribe(self, bus: EventBus) -> None:
         bus.subscribe(TransactionStarted, self.on_started)
-        bus.subscribe(MeterValuesRecorded, self.on_meter_values)
-        bus.subscribe(StationStatusChanged, self.on_status)
+        bus.subscribe(MeterValuesRecorded, self.on_meter_values, when=self._may_notify)
+        bus.subscribe(StationStatusChanged, self.on_status, when=self._may_notify)
         bus.subscribe(TransactionEnded, self.on_ended)
         bus.subscribe(SubscriptionsChanged, self.on_subscriptions_changed)
 
@@ -358,6 +358,14 @@ class Notifier:
                 return await transactions.get_transaction(uow, pk)
             except NotFound:
                 return None
+
+    def _may_notify(self, _event: object) -> bool:
+        """Filter run for every meter value and status (no task spawned when false): nothing to
+        do while, as last loaded, nobody subscribes to anything."""
+        cached = self._targets
+        if cached is None or time.monotonic() - cached[0] >= self._config.subscriptions_cache_s:
+            return True
+        return bool(cached[1])
 
     async def _wanting(self, event_type: str) -> list[Target]:
         cached = self._targets

@@ -10,7 +10,7 @@ re-driven by a sweep from the stored event: delivery is at least once, which par
 
 Progress-only events (meter values, running cost) are not journaled: the next one, and the
 session's final PATCH, carry everything. While no partner is registered nothing is recorded
-and no pusher runs (``guard`` does the same for progress events), so a CSMS without roaming
+and no pusher runs (``active`` filters progress events the same way), so a CSMS without roaming
 pays nothing: a partner that registers pulls everything once, and the flag is refreshed every
 second until then.
 """
@@ -92,7 +92,7 @@ class PushJournal:
         if name not in self._types:
             self._types[name] = TypeAdapter(event_type)
             bus.subscribe_in_transaction(event_type, self._record)
-            bus.subscribe(event_type, self._deliver)
+            bus.subscribe(event_type, self._deliver, when=self._wanted)
         self._handlers[name].append(handler)
 
     # ------------------------------------------------------------------ in the change's transaction
@@ -111,18 +111,16 @@ class PushJournal:
 
     # ------------------------------------------------------------------ after commit
 
-    def guard(self, handler: Callable[[E], Awaitable[None]]) -> Callable[[E], Awaitable[None]]:
-        """``handler``, skipped while no partner is registered (nobody to push to)."""
+    def active(self, _event: object = None) -> bool:
+        """A ``when`` filter for progress subscribers: false while no partner is registered
+        (nobody to push to), so no task is even spawned for their events."""
+        return self.enabled
 
-        async def guarded(event: E) -> None:
-            if self.enabled:
-                await handler(event)
-
-        return guarded
+    def _wanted(self, event: object) -> bool:
+        # nobody to push to unless recorded (a partner that registers pulls everything first)
+        return self.enabled or id(event) in self._pending
 
     async def _deliver(self, event: object) -> None:
-        if not self.enabled and id(event) not in self._pending:
-            return  # nobody to push to (a partner that registers pulls everything first)
         for handler in self._handlers[type(event).__name__]:
             await handler(event)  # a failure is retried by the bus; the entry stays meanwhile
         pending = self._pending.get(id(event))

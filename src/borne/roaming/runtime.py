@@ -204,8 +204,8 @@ def build_roaming(
     # A partner that just registered gets every tariff and location it sees (its later EVSE
     # status PATCHes then find the location), durably like any push.
     journal.register(bus, PartnerRegistered, _initial_sync(tariffs, locations))
-    bus.subscribe(MeterValuesRecorded, journal.guard(sessions.on_meter_values))
-    bus.subscribe(SessionCostUpdated, journal.guard(sessions.on_cost))
+    bus.subscribe(MeterValuesRecorded, sessions.on_meter_values, when=journal.active)
+    bus.subscribe(SessionCostUpdated, sessions.on_cost, when=journal.active)
     commands = CommandsReceiver(
         deps.db,
         deps.clock,
