@@ -69,7 +69,7 @@ async def authorize_external(
 
     Called outside any unit of work: the answer may take a network round trip.
     """
-    if not id_token:
+    if not id_token or not external.available():
         return None
     verdict: ExternalVerdict | None = await external.authorize(
         id_token, token_type=token_type, station_id=station_id, evse_id=None, now=now
@@ -103,7 +103,7 @@ async def pre_authorize(
     question is asked here, outside any transaction. Local tokens and tokens with a standing
     decision cost one or two indexed reads and no network.
     """
-    if not id_token or token_type == "NoAuthorization":
+    if not id_token or token_type == "NoAuthorization" or not external.available():
         return
     async with db.unit_of_work() as uow:
         if await find_token(uow.session, id_token) is not None:

@@ -37,6 +37,11 @@ class ExternalVerdict:
 
 
 class ExternalAuthorizer(Protocol):
+    def available(self) -> bool:
+        """Whether anybody could answer at all (in memory, cheap): False spares every lookup
+        on the OCPP hot path when no roaming partner is registered."""
+        ...
+
     async def authorize(
         self,
         id_token: str,
@@ -73,6 +78,9 @@ class ExternalAuthorizerSlot:
     @property
     def target(self) -> ExternalAuthorizer | None:
         return self._target
+
+    def available(self) -> bool:
+        return self._target is not None and self._target.available()
 
     async def authorize(
         self,

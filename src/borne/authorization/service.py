@@ -98,7 +98,7 @@ async def check_token(
     """
     token = await find_token(session, id_token)
     if token is None:
-        if external is not None and id_token:
+        if external is not None and id_token and external.available():
             seen = await external.recall(session, id_token, station_id=station_id, now=now)
             if seen is not None:
                 return TokenVerdict(

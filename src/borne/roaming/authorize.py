@@ -121,11 +121,18 @@ class RealtimeAuthorizer:
         config: AuthorizerConfig,
         *,
         location_refs: LocationRefs | None = None,
+        available: Callable[[], bool] | None = None,
     ) -> None:
         self._db = db
         self._client = client
         self._config = config
         self._location_refs = location_refs
+        self._available = available
+
+    def available(self) -> bool:
+        """False while no partner is registered (``available`` wired to the push journal's
+        flag): the OCPP hot path then asks nothing."""
+        return self._available is None or self._available()
 
     # --- ExternalAuthorizer ---------------------------------------------------------------
 

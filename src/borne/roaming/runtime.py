@@ -165,19 +165,21 @@ def build_roaming(
         backoff_max_s=settings.ocpi_outbox_backoff_max_s,
         max_attempts=settings.ocpi_outbox_max_attempts,
     )
-    authorizer = RealtimeAuthorizer(
-        deps.db,
-        client,
-        AuthorizerConfig(config.country_code, config.party_id),
-        location_refs=db_location_refs(deps.db),
-    )
-    external.set(authorizer)
+
     cpo = CpoIdentity(config.country_code, config.party_id)
     # Pushes: each pusher writes outbox rows after the change's commit and wakes the sender;
     # the journal records the events partners must hear about with the change itself, so a
     # crash in between only delays the push (see journal.py). Progress events are not recorded.
     journal = PushJournal(deps.db, deps.clock)
     journal.watch_partners(bus)
+    authorizer = RealtimeAuthorizer(
+        deps.db,
+        client,
+        AuthorizerConfig(config.country_code, config.party_id),
+        location_refs=db_location_refs(deps.db),
+        available=journal.active,  # no partner registered: nobody to ask
+    )
+    external.set(authorizer)
     locations = LocationsPusher(deps.db, deps.clock, wake=sender.wake)
     sender.observer = DeliveryHealth(deps.db, deps.clock, locations)
     journal.register(bus, LocationChanged, locations.on_location_changed)

@@ -31,10 +31,14 @@ class DummyConnection:
 class Recorder:
     """An external authorizer that records every question and answers a fixed verdict."""
 
-    def __init__(self, verdict: ExternalVerdict | None) -> None:
+    def __init__(self, verdict: ExternalVerdict | None, *, available: bool = True) -> None:
         self.verdict = verdict
+        self.is_available = available
         self.asked: list[tuple[str, str | None, str]] = []
         self.recalled: list[str] = []
+
+    def available(self) -> bool:
+        return self.is_available
 
     async def authorize(
         self,
@@ -142,3 +146,15 @@ async def test_slot_delegates_once_set(deps: Deps) -> None:
     slot.set(None)
     async with deps.db.unit_of_work() as uow:
         assert await slot.recall(uow.session, "X", station_id=None, now=NOW) is None
+
+
+async def test_an_unavailable_hook_is_never_asked(deps: Deps) -> None:
+    """No partner registered: unknown tokens are Invalid at once, without any lookup (the OCPP
+    hot path of a CSMS without roaming pays nothing)."""
+    hook = Recorder(ExternalVerdict("Accepted", reference="R"), available=False)
+    for version in (OcppVersion.V16, OcppVersion.V201):
+        assert (await authorize(deps, version, "ROAM-1", hook))["status"] == "Invalid"
+    async with deps.db.unit_of_work() as uow:
+        v = await service.check_token(uow.session, "ROAM-1", now=NOW, external=hook)
+    assert v.status == "Invalid"
+    assert hook.asked == [] and hook.recalled == []

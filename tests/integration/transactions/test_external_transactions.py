@@ -26,6 +26,9 @@ class Memory:
         self.asked: list[str] = []
         self.decided: set[str] = set()
 
+    def available(self) -> bool:
+        return True
+
     async def authorize(
         self,
         id_token: str,
