@@ -108,8 +108,11 @@ async def pre_authorize(
     async with db.unit_of_work() as uow:
         if await find_token(uow.session, id_token) is not None:
             return
-        if await external.recall(uow.session, id_token, station_id=station_id, now=now):
-            return
+        standing = await external.recall(
+            uow.session, id_token, station_id=station_id, now=now, decided_only=True
+        )
+        if standing is not None and standing.status == "Accepted":
+            return  # allowed a moment ago (or always): nothing to ask
     await external.authorize(
         id_token, token_type=token_type, station_id=station_id, evse_id=evse_id, now=now
     )

@@ -55,9 +55,17 @@ class ExternalAuthorizer(Protocol):
         ...
 
     async def recall(
-        self, session: AsyncSession, id_token: str, *, station_id: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        id_token: str,
+        *,
+        station_id: str | None,
+        now: datetime,
+        decided_only: bool = False,
     ) -> ExternalVerdict | None:
-        """A verdict from stored data only (no network), read in ``session``."""
+        """A verdict from stored data only (no network), read in ``session``. ``decided_only``:
+        only a standing decision or a token that never needs asking, not what a whitelist
+        allows when the owner cannot be reached (the caller is about to ask)."""
         ...
 
 
@@ -98,8 +106,16 @@ class ExternalAuthorizerSlot:
         )
 
     async def recall(
-        self, session: AsyncSession, id_token: str, *, station_id: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        id_token: str,
+        *,
+        station_id: str | None,
+        now: datetime,
+        decided_only: bool = False,
     ) -> ExternalVerdict | None:
         if self._target is None:
             return None
-        return await self._target.recall(session, id_token, station_id=station_id, now=now)
+        return await self._target.recall(
+            session, id_token, station_id=station_id, now=now, decided_only=decided_only
+        )

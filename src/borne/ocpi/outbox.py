@@ -329,7 +329,15 @@ async def get_delivery(session: AsyncSession, delivery_id: int) -> DeliveryView:
 
 
 async def replay(session: AsyncSession, delivery_id: int, now: datetime) -> DeliveryView:
-    """Put a failed delivery back in the queue (attempts reset, due now). Conflict otherwise."""
+    """Put a failed delivery back in the queue (attempts reset, due now). Conflict otherwise,
+    and for a superseded one: a newer state of the same object was delivered since, and
+    sending the old one now would overwrite it at the partner."""
+    current = await get_delivery(session, delivery_id)  # NotFound if absent
+    if current.superseded:
+        raise Conflict(
+            f"OCPI delivery {delivery_id} is superseded: a newer state of {current.key} was "
+            "delivered since"
+        )
     result = await session.execute(
         update(OcpiOutboxRow)
         .where(OcpiOutboxRow.id == delivery_id, OcpiOutboxRow.status == FAILED)
@@ -337,7 +345,7 @@ async def replay(session: AsyncSession, delivery_id: int, now: datetime) -> Deli
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:
-        current = await get_delivery(session, delivery_id)  # NotFound if absent
+        current = await get_delivery(session, delivery_id)
         raise Conflict(f"OCPI delivery {delivery_id} is {current.status}, only failed replays")
     return await get_delivery(session, delivery_id)
 

@@ -31,6 +31,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from borne.ocpi import status
+from borne.ocpi.auth import require_party
 from borne.ocpi.envelope import OcpiResponse, error_response
 from borne.ocpi.errors import OcpiError
 from borne.ocpi.headers import (
@@ -121,8 +122,14 @@ def _json_error(exc: RequestValidationError) -> str | None:
     return None
 
 
-async def _on_validation_error(_: Request, exc: Exception) -> Response:
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    # FastAPI reads the body before the route's token dependency runs: a caller without a
+    # valid token hears 401 whatever it sent (R28), never how its body was wrong.
+    try:
+        await require_party(request)
+    except OcpiError as refused:
+        return await _on_ocpi_error(request, refused)
     reason = _json_error(exc)
     if reason is not None:
         return error_response(status.CLIENT_ERROR, f"Invalid JSON body: {reason}", http_status=400)

@@ -168,9 +168,16 @@ class RealtimeAuthorizer:
         return verdict
 
     async def recall(
-        self, session: AsyncSession, id_token: str, *, station_id: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        id_token: str,
+        *,
+        station_id: str | None,
+        now: datetime,
+        decided_only: bool = False,
     ) -> ExternalVerdict | None:
-        """The latest decision still standing, else what a stored whitelist allows offline."""
+        """The latest decision still standing, else what a stored whitelist allows offline
+        (with ``decided_only``: only an ALWAYS whitelist, which is never asked about)."""
         key = token_key(id_token)
         query = select(RoamingAuthorization).where(
             RoamingAuthorization.token_uid_key == key, RoamingAuthorization.expires_at > now
@@ -187,6 +194,8 @@ class RealtimeAuthorizer:
             )
         stored = await _stored(session, id_token, None)
         if stored is None or stored.whitelist == "NEVER":
+            return None
+        if decided_only and stored.whitelist != "ALWAYS":
             return None
         return ExternalVerdict(
             "Accepted" if stored.valid else "Invalid", group_id_token=stored.group_id

@@ -35,6 +35,8 @@ def _run(work: Callable[[RoamingContext], Awaitable[T]]) -> T:
     from borne.core.uow import Database
     from borne.ocpi.client import OcpiClient
     from borne.roaming.config import RoamingConfig, RoamingContext
+    from borne.roaming.events import PartnerRegistered
+    from borne.roaming.journal import PushJournal
     from borne.settings import Settings
 
     try:
@@ -45,7 +47,11 @@ def _run(work: Callable[[RoamingContext], Awaitable[T]]) -> T:
 
     async def main() -> T:
         engine = create_engine(settings.database_url, echo=settings.database_echo)
-        db = Database(engine, create_session_factory(engine), InProcessBus(Supervisor()))
+        bus = InProcessBus(Supervisor())
+        db = Database(engine, create_session_factory(engine), bus)
+        # A registration made here is recorded for the server's push journal, which then
+        # sends the new partner every tariff and location (the pushers live in the server).
+        PushJournal(db, SystemClock()).record_only(bus, PartnerRegistered)
         client = OcpiClient(timeout_s=settings.ocpi_request_timeout_s)
         ctx = RoamingContext(
             db=db, clock=SystemClock(), config=RoamingConfig.from_settings(settings), client=client

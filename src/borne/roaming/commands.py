@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.authorization.service import token_key
@@ -182,6 +182,27 @@ def _command_authorization(
         authorization_reference=body.authorization_reference,
         decided_at=now,
         expires_at=now + START_SESSION_GRACE,
+    )
+
+
+async def _withdraw_authorization(
+    session: AsyncSession, row: RoamingCommand, now: datetime
+) -> None:
+    """The station did not start: the START_SESSION's token no longer stands at that station."""
+    token = row.request.get("token")
+    uid = token.get("uid") if isinstance(token, dict) else None
+    if not isinstance(uid, str) or row.station_id is None:
+        return
+    await session.execute(
+        update(RoamingAuthorization)
+        .where(
+            RoamingAuthorization.source == COMMAND_SOURCE,
+            RoamingAuthorization.partner_id == row.partner_id,
+            RoamingAuthorization.station_id == row.station_id,
+            RoamingAuthorization.token_uid_key == token_key(uid),
+            RoamingAuthorization.decided_at == row.created_at,
+        )
+        .values(expires_at=now)
     )
 
 
@@ -395,6 +416,8 @@ class CommandsReceiver:
             now = self._clock.now()
             row.status, row.result, row.detail = DONE, result, detail[:255]
             row.answered_at = now
+            if row.command == "START_SESSION" and result != "ACCEPTED":
+                await _withdraw_authorization(uow.session, row, now)
             body: dict[str, Any] = {"result": result}
             if result != "ACCEPTED":
                 body["message"] = [{"language": "en", "text": detail[:512]}]

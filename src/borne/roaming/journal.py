@@ -43,6 +43,8 @@ Handler = Callable[[Any], Awaitable[None]]
 #: How long an in-memory record of an entry whose event never got published (its transaction
 #: failed) is kept before it is dropped.
 _STALE_PENDING_S = 600.0
+#: Re-drives of one entry before it is given up.
+_MAX_REDRIVES = 10
 
 
 def _id_of(entry: PushJournalEntry) -> int | None:
@@ -72,9 +74,19 @@ class PushJournal:
         # id(event) -> (event, its entry, loop time): recorded, not yet delivered
         self._pending: dict[int, tuple[object, PushJournalEntry, float]] = {}
         self._done: list[int] = []
+        # entry id -> failed re-drives; given up after _MAX_REDRIVES (logged), never blocking
+        self._failures: dict[int, int] = {}
         #: Whether any partner is registered (entries are recorded only then).
         self.enabled = False
         self.redriven = 0
+
+    def record_only(self, bus: EventBus, event_type: type[E]) -> None:
+        """In a process without the pushers (the ``borne partner`` CLI): record ``event_type``
+        with its change, for the server's sweep to deliver."""
+        self.enabled = True
+        if event_type.__name__ not in self._types:
+            self._types[event_type.__name__] = TypeAdapter(event_type)
+            bus.subscribe_in_transaction(event_type, self._record)
 
     def watch_partners(self, bus: EventBus) -> None:
         """Start journaling in the very transaction that registers a partner, so its first
@@ -136,8 +148,8 @@ class PushJournal:
         next_sweep = 0.0
         while True:
             await self.flush()
-            if not self.enabled:
-                await self.refresh()  # a partner just registered: journal from now on
+            # A registration in this process enables at once (watch_partners); the sweep's
+            # refresh notices one made elsewhere (another node, the CLI).
             if loop.time() >= next_sweep:
                 await self.refresh()
                 await self.sweep()
@@ -194,9 +206,20 @@ class PushJournal:
                     for handler in self._handlers[name]:
                         await handler(event)
                 except Exception:
-                    log.exception("push journal: re-driving %s #%d failed", name, entry_id)
-                    continue
-                count += 1
+                    failures = self._failures[entry_id] = self._failures.get(entry_id, 0) + 1
+                    if failures < _MAX_REDRIVES:
+                        log.exception("push journal: re-driving %s #%d failed", name, entry_id)
+                        continue
+                    log.exception(
+                        "push journal: %s #%d failed %d times, given up (partners resync by "
+                        "pulling)",
+                        name,
+                        entry_id,
+                        failures,
+                    )
+                else:
+                    count += 1
+                self._failures.pop(entry_id, None)
             else:
                 log.warning("push journal: no pusher for %s #%d, dropped", name, entry_id)
             self._done.append(entry_id)

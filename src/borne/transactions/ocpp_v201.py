@@ -148,8 +148,10 @@ def register(router: Router, deps: Deps, external: ExternalAuthorizer | None = N
             samples=samples_of(req.meter_value or ()),
             external=external,
         )
-        if external is not None and ev.id_token and req.event_type == "Started":
-            await pre_authorize(  # a start without Authorize: ask outside the batch
+        if external is not None and ev.id_token and req.event_type != "Ended":
+            # a token given without a prior Authorize (Started, or the usual Updated with
+            # triggerReason Authorized after a cable-first start): ask outside the batch
+            await pre_authorize(
                 deps.db,
                 external,
                 ev.id_token,

@@ -53,7 +53,13 @@ class Recorder:
         return self.verdict
 
     async def recall(
-        self, session: AsyncSession, id_token: str, *, station_id: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        id_token: str,
+        *,
+        station_id: str | None,
+        now: datetime,
+        decided_only: bool = False,
     ) -> ExternalVerdict | None:
         self.recalled.append(id_token)
         return self.verdict

@@ -302,22 +302,23 @@ async def test_failed_after_max_attempts_then_replay(
         assert [v.id for v in views] == [later, delivery]  # newest first
         assert await outbox.list_deliveries(uow.session, partner_id=PARTNER + 1) == []
 
+    # replaying it would send the old state over the newer one at the partner: refused
     async with db.unit_of_work() as uow:
-        view = await outbox.replay(uow.session, delivery, clock.now())
+        with pytest.raises(Conflict, match="superseded"):
+            await outbox.replay(uow.session, delivery, clock.now())
         await uow.commit()
-    assert (view.status, view.attempts) == ("pending", 0)
-    assert await sender.deliver_due() == 1
-    assert _seqs(peer, "/sessions/NL/BRN/A") == [1, 1, 2, 1]
+    assert await sender.deliver_due() == 0
+    assert _seqs(peer, "/sessions/NL/BRN/A") == [1, 1, 2]
 
     async with db.unit_of_work() as uow:
         with pytest.raises(Conflict):
-            await outbox.replay(uow.session, delivery, clock.now())  # delivered now
+            await outbox.replay(uow.session, later, clock.now())  # delivered: not a failure
         with pytest.raises(NotFound):
             await outbox.replay(uow.session, 999_999, clock.now())
         with pytest.raises(InvalidInput):
             await outbox.list_deliveries(uow.session, status="lost")
         assert await outbox.purge_delivered(uow.session, before=clock.now()) == 0
-        assert await outbox.purge_delivered(uow.session, before=clock.now() + timedelta(1)) == 2
+        assert await outbox.purge_delivered(uow.session, before=clock.now() + timedelta(1)) == 1
         await uow.commit()
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 import borne.roaming.models  # noqa: F401  (partners' tables for create_all)
 from borne.authorization import ocpp_v16, service
+from borne.authorization._answer import pre_authorize
 from borne.core.deps import Deps
 from borne.ocpi.client import OcpiClient
 from borne.ocpi.party import Party, PartyRole
@@ -362,3 +363,32 @@ class _Connection:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         return None
+
+
+async def test_a_start_without_authorize_asks_the_emsp_unless_always(world: World) -> None:
+    """A station may start without Authorize (cached or offline start): before the transaction
+    is recorded, ALLOWED and ALLOWED_OFFLINE tokens are still asked about (the whitelist only
+    counts when the eMSP cannot be reached); an ALWAYS token never is."""
+    deps = world.deps
+    await push(deps, "CARD-O", "ALLOWED_OFFLINE")
+    await push(deps, "CARD-W", "ALWAYS")
+    world.emsp_a.answers["CARD-O"] = "BLOCKED"
+    for uid in ("CARD-O", "CARD-W"):
+        await pre_authorize(
+            deps.db,
+            world.authorizer,
+            uid,
+            token_type=None,
+            station_id="CP-1",
+            evse_id=1,
+            now=NOW,
+        )
+    assert [r["uid"] for r in world.emsp_a.requests] == ["CARD-O"]
+    async with deps.db.unit_of_work() as uow:
+        blocked = await service.check_token(
+            uow.session, "CARD-O", now=NOW, external=world.authorizer, station_id="CP-1"
+        )
+        always = await service.check_token(
+            uow.session, "CARD-W", now=NOW, external=world.authorizer, station_id="CP-1"
+        )
+    assert (blocked.status, always.status) == ("Blocked", "Accepted")

@@ -45,7 +45,13 @@ class Memory:
         return None
 
     async def recall(
-        self, session: AsyncSession, id_token: str, *, station_id: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        id_token: str,
+        *,
+        station_id: str | None,
+        now: datetime,
+        decided_only: bool = False,
     ) -> ExternalVerdict | None:
         if id_token in self.decided:
             return ExternalVerdict("Accepted", reference=f"REF-{id_token}")

@@ -286,6 +286,20 @@ async def test_invalid_json_is_400(client: httpx.AsyncClient, content_type: str 
     assert "json" in body["status_message"].lower()
 
 
+@pytest.mark.parametrize("body", [b'{"id": ', b'{"id": "X", "count": "many"}'])
+@pytest.mark.parametrize("header", [None, b64("nope")])
+async def test_without_a_valid_token_a_bad_body_is_still_401(
+    client: httpx.AsyncClient, body: bytes, header: str | None
+) -> None:
+    """The body is parsed before the token dependency runs; the caller still hears 401 (R28),
+    not how its body was wrong."""
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers["Authorization"] = header
+    resp = await client.post("/ocpi/2.2.1/cpo/things", content=body, headers=headers)
+    assert_envelope(resp, 401, 2000)
+
+
 async def test_invalid_content_is_2001_with_field_path(client: httpx.AsyncClient) -> None:
     resp = await client.post(
         "/ocpi/2.2.1/cpo/things", json={"id": "X", "count": "many", "evse": {}}, headers=AUTH_C
