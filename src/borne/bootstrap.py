@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+import ssl
 import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from borne.authorization import api as authorization_api
 from borne.authorization import ocpp_v16 as authorization_v16
 from borne.authorization import ocpp_v201 as authorization_v201
 from borne.authorization.external import ExternalAuthorizerSlot
+from borne.certificates import ocpp_v16 as certificates_v16
+from borne.certificates import ocpp_v201 as certificates_v201
+from borne.certificates.config import CertificatesConfig, ca_from_dir
 from borne.core.bus import InProcessBus
 from borne.core.clock import SystemClock
 from borne.core.db import create_engine, create_session_factory
@@ -27,12 +31,18 @@ from borne.core.group_commit import GroupCommitter
 from borne.core.registry import LocalRegistry
 from borne.core.supervisor import Supervisor
 from borne.core.uow import Database
+from borne.device_model import ocpp_v201 as device_model_v201
+from borne.diagnostics import ocpp_v201 as diagnostics_v201
+from borne.display_messages import ocpp_v201 as display_messages_v201
+from borne.firmware import ocpp_v201 as firmware_v201
 from borne.ocpp.gateway import OcppGateway
 from borne.ocpp.outbound import OcppOutbound
 from borne.ocpp.router import Router
 from borne.ocpp.throttle import FailureLimiter
 from borne.ocpp.versions import OcppVersion
+from borne.reservations import ocpp_v201 as reservations_v201
 from borne.settings import Settings
+from borne.smart_charging import ocpp_v201 as smart_charging_v201
 from borne.stations import api as stations_api
 from borne.stations import ocpp_v16 as stations_v16
 from borne.stations import ocpp_v201 as stations_v201
@@ -86,7 +96,18 @@ def build_routers(
     )
     v16, v201 = Router(OcppVersion.V16), Router(OcppVersion.V201)
     stations_v16.register(v16, deps, stations_config)
-    stations_v201.register(v201, deps, stations_config)
+    stations_v201.register(v201, deps, stations_config, notify_report=False)
+    device_model_v201.register(v201, deps)
+    reservations_v201.register(v201, deps)
+    smart_charging_v201.register(v201, deps)
+    display_messages_v201.register(v201, deps)
+    diagnostics_v201.register(v201, deps)
+    firmware_v201.register(v201, deps)
+    certificates_config = _certificates_config(settings)
+    certificates_ca = ca_from_dir(Path(settings.pki_dir))
+    certificate_calls = OcppOutbound(deps.registry)
+    certificates_v16.register(v16, deps, certificate_calls, certificates_config, certificates_ca)
+    certificates_v201.register(v201, deps, certificate_calls, certificates_config, certificates_ca)
     authorization_v16.register(v16, deps, None, external)
     authorization_v201.register(v201, deps, None, external)
     transactions_v16.register(v16, deps, external)
@@ -145,10 +166,80 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
         max_pending_admissions=settings.ocpp_max_pending_admissions,
         open_timeout_s=settings.ocpp_handshake_timeout_s,
         max_connections=settings.ocpp_max_connections,
+        ssl_context=_ocpp_tls(settings),
+        tls_port=settings.ocpp_tls_port,
     )
     outbound = OcppOutbound(registry)
     keys = api_keys if api_keys is not None else resolve_api_keys(settings)
     api_routers = [stations_api.router, authorization_api.router, transactions_api.router]
+    # device model (2.0.1) and configuration snapshot (1.6): operator API, refresh after boot
+    from borne.device_model import api as device_model_api
+    from borne.device_model.config import DeviceModelConfig
+    from borne.device_model.subscribers import BootRefresher
+
+    api_routers.append(device_model_api.router)
+    BootRefresher(
+        deps,
+        outbound,
+        DeviceModelConfig(
+            refresh_on_boot=settings.device_model_refresh_on_boot,
+            boot_delay_s=settings.device_model_boot_delay_s,
+            max_age_s=settings.device_model_max_age_s,
+        ),
+    ).subscribe(bus)
+    # certificates: operator API (install/list/delete, renew, security profile), renewal loop
+    from borne.certificates import api as certificates_api
+    from borne.certificates.renewal import RenewalLoop
+
+    certificates_config = _certificates_config(settings)
+    api_routers.append(
+        certificates_api.build_router(certificates_config, ca_from_dir(Path(settings.pki_dir)))
+    )
+    certificate_renewal = RenewalLoop(deps, outbound, certificates_config)
+    # reservations (docs/ocpp.md): usage and violations from transaction starts, expiry sweep
+    from borne.reservations import api as reservations_api
+    from borne.reservations.config import ReservationsConfig
+    from borne.reservations.subscribers import ReservationTracker
+
+    reservation_tracker = ReservationTracker(
+        deps, ReservationsConfig(sweep_interval_s=settings.reservation_sweep_interval_s)
+    )
+    reservation_tracker.subscribe(bus)
+    api_routers.append(reservations_api.router)
+    # firmware updates and campaigns: status from the stations' notifications, campaign runner
+    from borne.firmware.config import FirmwareConfig
+    from borne.firmware.wiring import build_firmware
+
+    firmware = build_firmware(
+        deps,
+        outbound,
+        FirmwareConfig(
+            poll_interval_s=settings.firmware_poll_interval_s,
+            call_timeout_s=settings.firmware_call_timeout_s,
+        ),
+    )
+    api_routers.append(firmware.router)
+    # smart-charging mechanics and display messages: stored profiles follow their transaction
+    from borne.display_messages import api as display_messages_api
+    from borne.smart_charging import api as smart_charging_api
+    from borne.smart_charging.subscribers import TxProfileJanitor
+
+    TxProfileJanitor(deps).subscribe(bus)
+    api_routers += [smart_charging_api.router, display_messages_api.router]
+    # diagnostics: logs uploaded to Borne itself, customer information, monitoring, events
+    from borne.diagnostics import api as diagnostics_api
+    from borne.diagnostics.config import DiagnosticsConfig
+    from borne.diagnostics.subscribers import DiagnosticsSubscribers
+    from borne.diagnostics.uploads import build_upload_router
+
+    diagnostics_config = DiagnosticsConfig(
+        uploads_dir=Path(settings.uploads_dir),
+        public_base_url=settings.public_base_url,
+        upload_max_bytes=settings.upload_max_bytes,
+        upload_token_ttl_s=settings.upload_token_ttl_s,
+    )
+    DiagnosticsSubscribers(deps).subscribe(bus)
+    api_routers.append(diagnostics_api.build_router(diagnostics_config))
     # --- billing wiring (tariffs, CDRs, limits, notifications): subscribers, loops, routers ---
     # limits (docs/limits.md): checks on events, one supervised loop (durations, stop retries);
     # mounted first: the id-tokens router's /id-tokens/{id_token:path} would take ".../limits".
@@ -192,6 +283,9 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     bus.subscribe(CdrIssued, notifier.on_cdr_issued)
     api_routers.append(notifications_api.build_router(webhook_config))
     starters: list[Callable[[], object]] = [
+        certificate_renewal.start,
+        lambda: supervisor.keep_running(reservation_tracker.run, name="reservations-sweep"),
+        lambda: supervisor.keep_running(firmware.runner.run, name="firmware-campaigns"),
         lambda: supervisor.keep_running(limits_enforcer.run, name="limits-enforcer"),
         lambda: supervisor.keep_running(webhook_sender.run, name="webhook-sender"),
     ]
@@ -242,6 +336,8 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     api_routers.append(cdrs_api.router)
     # --- end of billing wiring ---
     app = create_app(ApiContext(deps=deps, outbound=outbound, api_keys=keys, routers=api_routers))
+    # stations upload logs here: outside /api/v1 (no API key; an unguessable expiring token)
+    app.include_router(build_upload_router(diagnostics_config))
     app.state.roaming = roaming.context  # the partners' operator API reads it
     app.state.cdr_config = cdr_config  # a corrected CDR is priced as the original was
     app.state.ocpi_outbox_wake = roaming.sender.wake
@@ -251,6 +347,29 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     runtime = Runtime(settings, deps, outbound, gateway, app, routers, starters)
     runtime.closers.append(roaming.close)
     return runtime
+
+
+def _certificates_config(settings: Settings) -> CertificatesConfig:
+    return CertificatesConfig(
+        station_certificate_days=settings.station_certificate_days,
+        renew_before_days=settings.certificate_renew_before_days,
+        renewal_check_interval_s=settings.certificate_renewal_check_interval_s,
+        renewal_retry_s=settings.certificate_renewal_retry_s,
+        delivery_delay_s=settings.certificate_delivery_delay_s,
+    )
+
+
+def _ocpp_tls(settings: Settings) -> ssl.SSLContext | None:
+    """The OCPP gateway's TLS context (security profiles 2 and 3), None for plain ws://."""
+    if not settings.ocpp_tls_cert_file:
+        return None
+    from borne.ocpp.tls import client_ca_file, server_context
+
+    return server_context(
+        settings.ocpp_tls_cert_file,
+        settings.ocpp_tls_key_file or settings.ocpp_tls_cert_file,
+        client_ca_file(settings.ocpp_tls_ca_file, settings.pki_dir),
+    )
 
 
 def resolve_api_keys(settings: Settings) -> list[str]:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from borne import __version__
+from borne.pki.cli import pki_app
 from borne.roaming.cli import partner_app
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 demo_app = typer.Typer(help="The demo network.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(partner_app, name="partner")
+app.add_typer(pki_app, name="pki")
 console = Console(stderr=True)
 
 

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     # half of it, so the station hears back instead of timing out.
     ocpp_handshake_timeout_s: float = Field(default=30.0, gt=0)
     ocpp_max_connections: int = Field(default=0, ge=0)
+    # TLS for the OCPP endpoint (security profiles 2 and 3; ``borne pki init`` makes the files):
+    # the server certificate (chain, leaf first) and its key; unset: plain ws:// only. The client
+    # CA verifies profile-3 station certificates; unset: ``<pki_dir>/ca.crt`` when it exists.
+    ocpp_tls_cert_file: str | None = None
+    ocpp_tls_key_file: str | None = None
+    ocpp_tls_ca_file: str | None = None
+    # Serve wss:// on this port and keep ws:// on ocpp_port (stations moving from profile 1 to
+    # 2 one by one); unset: wss:// replaces ws:// on ocpp_port.
+    ocpp_tls_port: int | None = None
+    # Borne's certificate authority (ca.crt, ca.key) and the server certificate.
+    pki_dir: str = "pki"
     heartbeat_interval_s: int = 300
     pending_retry_interval_s: int = 60
     registration_policy: RegistrationPolicy = RegistrationPolicy.REJECT
@@ -95,6 +106,36 @@ class Settings(BaseSettings):
     # The answer to a 2.0.1 TransactionEvent Ended waits up to this long for the session's CDR
     # so that it carries the final totalCost; 0 answers at once (totalCost then only on a retry).
     final_cost_wait_s: float = Field(default=2.0, ge=0, le=20)
+
+    # Device model / configuration: read a station's full report (2.0.1) or configuration (1.6)
+    # after an accepted boot, this long after it, unless the stored one is younger than max_age.
+    device_model_refresh_on_boot: bool = False
+    device_model_boot_delay_s: float = Field(default=2.0, ge=0)
+    device_model_max_age_s: float = Field(default=86_400.0, ge=0)
+
+    # Station certificates signed by Borne's CA (SignCertificate): validity; renewal asked this
+    # many days before expiry, checked this often (0: never), asked again after retry; the pause
+    # between the SignCertificate answer and CertificateSigned.
+    station_certificate_days: int = Field(default=365, ge=1)
+    certificate_renew_before_days: float = Field(default=30.0, ge=0)
+    certificate_renewal_check_interval_s: float = Field(default=3600.0, ge=0)
+    certificate_renewal_retry_s: float = Field(default=86_400.0, gt=0)
+    certificate_delivery_delay_s: float = Field(default=0.2, ge=0)
+
+    # Reservations: how often expired ones are marked (1.6 stations do not report it).
+    reservation_sweep_interval_s: float = Field(default=30.0, gt=0)
+    # Firmware campaigns: how often the runner looks for work; the timeout of the update call
+    # (None: the gateway's call timeout).
+    firmware_poll_interval_s: float = Field(default=5.0, gt=0)
+    firmware_call_timeout_s: float | None = Field(default=None, gt=0)
+
+    # Where stations reach Borne's HTTP server (log and diagnostics uploads go to
+    # <public_base_url>/uploads/...), where uploads are kept, the largest one, how long an
+    # upload URL stays valid.
+    public_base_url: str = "http://127.0.0.1:8000"
+    uploads_dir: str = "uploads"
+    upload_max_bytes: int = Field(default=104_857_600, gt=0)
+    upload_token_ttl_s: float = Field(default=86_400.0, gt=0)
 
     # OCPI roaming (docs/ocpi.md): the public base URL partners reach Borne's OCPI endpoints at
     # (the operator API's server, path /ocpi), Borne's CPO identity, the largest page served,

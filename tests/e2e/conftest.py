@@ -30,6 +30,9 @@ class BorneServer:
     api_key: str
     http_server: uvicorn.Server
     http_task: asyncio.Task[Any]
+    # wss://127.0.0.1:<port>/ocpp when the gateway serves TLS (``ocpp_tls_*`` settings), else
+    # None; with TLS replacing ws:// (no ``ocpp_tls_port``) ``ocpp_url`` is wss:// too.
+    ocpp_wss_url: str | None = None
 
     @property
     def ocpi_versions_url(self) -> str:
@@ -52,6 +55,7 @@ async def start_server(db_url: str, *, api_port: int = 0, **overrides: Any) -> B
     sock.bind(("127.0.0.1", api_port))
     port = sock.getsockname()[1]
     overrides.setdefault("ocpi_base_url", f"http://127.0.0.1:{port}/ocpi")
+    overrides.setdefault("public_base_url", f"http://127.0.0.1:{port}")
     settings = Settings(
         database_url=db_url,
         ocpp_port=0,
@@ -71,9 +75,13 @@ async def start_server(db_url: str, *, api_port: int = 0, **overrides: Any) -> B
         if task.done():
             await task
         await asyncio.sleep(0.01)
+    gateway = runtime.gateway
+    wss_port = gateway.tls_port if gateway.tls_port is not None else gateway.port
+    tls_only = gateway.tls and gateway.tls_port is None
     borne = BorneServer(
         runtime=runtime,
-        ocpp_url=f"ws://127.0.0.1:{runtime.gateway.port}/ocpp",
+        ocpp_url=f"{'wss' if tls_only else 'ws'}://127.0.0.1:{gateway.port}/ocpp",
+        ocpp_wss_url=f"wss://127.0.0.1:{wss_port}/ocpp" if gateway.tls else None,
         api_url=f"http://127.0.0.1:{port}",
         api_key=API_KEY,
         http_server=server,

@@ -1,7 +1,10 @@
 """What the gateway asks the business about a connecting station (implemented by ``stations``).
 
 The gateway parses the path and the HTTP Basic credentials, applies the failed-login limits, and
-asks the directory whether to admit the station; it never reads the database itself.
+asks the directory whether to admit the station; it never reads the database itself. Over TLS
+it also passes what the handshake established (``TlsPeer``): a client certificate that reaches
+the directory was verified by OpenSSL against the client CA and its CN is the station id (the
+gateway refuses any other CN itself, R26).
 """
 
 from __future__ import annotations
@@ -23,13 +26,31 @@ class Admission:
     leniency: frozenset[str] = field(default_factory=frozenset)
 
 
+@dataclass(frozen=True, slots=True)
+class TlsPeer:
+    """The connection is TLS; ``has_certificate``: the station presented a client certificate
+    (verified against the client CA), ``client_cn`` its subject CN (None unless exactly one)."""
+
+    client_cn: str | None = None
+    has_certificate: bool = False
+
+
 class StationDirectory(Protocol):
     async def admit(
-        self, station_id: str, username: str | None, password: str | None, remote: str
+        self,
+        station_id: str,
+        username: str | None,
+        password: str | None,
+        remote: str,
+        *,
+        tls: TlsPeer | None = None,
     ) -> Admission:
         """Decide on an upgrade request. ``username``/``password`` are None without Basic auth.
 
-        Must compare secrets in constant time and never log them (R24)."""
+        ``tls`` is given only for TLS connections (a directory that cannot take it fails such
+        upgrades instead of admitting them as if they were plain); None means plain ``ws://``.
+        Must compare secrets in constant time and never log them (R24), and refuse a station
+        configured for a higher security profile than the connection offers (R26)."""
         ...
 
     async def record_failed_login(self, station_id: str, remote: str, reason: str) -> None:

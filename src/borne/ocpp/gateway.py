@@ -21,6 +21,14 @@ any OCPP is processed:
    ``Authorization`` header are never logged: the ``websockets`` logger given to the server
    never logs at DEBUG, the level where it would print request headers (R24).
 
+TLS (security profiles 2 and 3, ``borne.ocpp.tls``): given an ``ssl_context`` the gateway serves
+``wss://`` on ``port``, or on ``tls_port`` while ``port`` keeps serving ``ws://`` (stations move
+from profile 1 to 2 one by one). The handshake accepts TLS >= 1.2 only and ends on an invalid,
+expired or untrusted client certificate; at step 4 a client certificate whose CN is not the
+station id is refused (403), and the directory gets the TLS facts (``TlsPeer``) to refuse a
+station configured for a higher profile than the connection offers: profile 2 or 3 over plain
+``ws://``, profile 3 without a certificate (R26).
+
 Admission back-pressure (R20), checked before step 3 because steps 3 and 4 cost database reads,
 writes and a password hash: at most ``max_concurrent_admissions`` upgrades run steps 3 and 4 at
 once and at most ``max_pending_admissions`` wait for a turn, each for at most half the handshake's
@@ -51,6 +59,7 @@ import logging
 import math
 import random
 import resource
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -67,11 +76,12 @@ from websockets.typing import Subprotocol
 
 from borne.core.registry import ConnectionRegistry
 from borne.ocpp.context import StationSessionState
-from borne.ocpp.directory import Admission, StationDirectory
+from borne.ocpp.directory import Admission, StationDirectory, TlsPeer
 from borne.ocpp.dispatch import InboundDispatcher
 from borne.ocpp.router import Router
 from borne.ocpp.session import OcppSession
 from borne.ocpp.throttle import FailureLimiter
+from borne.ocpp.tls import peer_of
 from borne.ocpp.validation import PayloadValidator
 from borne.ocpp.versions import PREFERENCE, OcppVersion
 
@@ -409,6 +419,8 @@ class OcppGateway:
         max_pending_admissions: int = 1000,
         max_connections: int = 0,
         validators: Mapping[OcppVersion, PayloadValidator] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        tls_port: int | None = None,
     ) -> None:
         if not routers:
             raise ValueError("the gateway needs a router for at least one OCPP version")
@@ -450,7 +462,10 @@ class OcppGateway:
             if ping_interval_s is not None
             else None
         )
-        self._server: Server | None = None
+        self._ssl = ssl_context
+        self._tls_port = tls_port
+        self._server: Server | None = None  # plain ws://, or wss:// when TLS replaces it
+        self._tls_server: Server | None = None  # wss:// beside ws:// (``tls_port`` given)
         self._admitted: WeakKeyDictionary[ServerConnection, _Admitted] = WeakKeyDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ws_logger = _NoDebugLogger(logging.getLogger("borne.ocpp.websockets"), {})
@@ -467,10 +482,34 @@ class OcppGateway:
                 "(raise the hard limit, e.g. ulimit -Hn or LimitNOFILE=)",
                 fd_limit,
             )
-        self._server = await serve(
+        side_by_side = self._ssl is not None and self._tls_port is not None
+        self._server = await self._serve(self._port, None if side_by_side else self._ssl)
+        if side_by_side:
+            try:
+                self._tls_server = await self._serve(self._tls_port or 0, self._ssl)
+            except BaseException:
+                self._server.close()
+                await self._server.wait_closed()
+                self._server = None
+                raise
+        if self._keepalive is not None:
+            self._keepalive.start()
+        scheme = "wss" if self._ssl is not None and not side_by_side else "ws"
+        log.info(
+            "OCPP gateway listening on %s://%s:%d%s{station_id}%s",
+            scheme,
+            self._host,
+            self.port,
+            self._prefix,
+            f" and wss:// on port {self.tls_port}" if side_by_side else "",
+        )
+
+    async def _serve(self, port: int, context: ssl.SSLContext | None) -> Server:
+        return await serve(
             self._handler,
             self._host,
-            self._port,
+            port,
+            ssl=context,
             process_request=self._process_request,
             subprotocols=self._subprotocols,
             max_size=self._max_frame_bytes,
@@ -483,20 +522,19 @@ class OcppGateway:
             compression=None,
             logger=self._ws_logger,
         )
-        if self._keepalive is not None:
-            self._keepalive.start()
-        log.info(
-            "OCPP gateway listening on %s:%d%s{station_id}", self._host, self.port, self._prefix
-        )
 
     async def stop(self) -> None:
         server, self._server = self._server, None
+        tls_server, self._tls_server = self._tls_server, None
         if server is None:
             return
         if self._keepalive is not None:
             await self._keepalive.stop()
-        server.close()
-        await server.wait_closed()
+        servers = [s for s in (server, tls_server) if s is not None]
+        for each in servers:
+            each.close()
+        for each in servers:
+            await each.wait_closed()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -506,12 +544,21 @@ class OcppGateway:
 
     @property
     def port(self) -> int:
-        """The bound port (useful when constructed with port 0)."""
-        if self._server is None:
-            return self._port
-        for sock in self._server.sockets:
-            return int(sock.getsockname()[1])
-        return self._port
+        """The bound port (useful when constructed with port 0): ``wss://`` when TLS replaces
+        ``ws://`` (``tls`` is true and ``tls_port`` is None), else ``ws://``."""
+        return _bound_port(self._server, self._port)
+
+    @property
+    def tls(self) -> bool:
+        """The gateway serves ``wss://`` (on ``port`` or on ``tls_port``)."""
+        return self._ssl is not None
+
+    @property
+    def tls_port(self) -> int | None:
+        """The bound ``wss://`` port when it is served beside ``ws://``, else None."""
+        if self._ssl is None or self._tls_port is None:
+            return None
+        return _bound_port(self._tls_server, self._tls_port)
 
     def dispatcher(self, version: OcppVersion) -> InboundDispatcher:
         return self._dispatchers[version]
@@ -595,8 +642,17 @@ class OcppGateway:
                 connection, station_id, remote, HTTPStatus.UNAUTHORIZED, str(exc)
             )
         username, password = credentials if credentials is not None else (None, None)
+        peer = peer_of(connection.transport)
+        if peer is not None and peer.has_certificate and peer.client_cn != station_id:
+            return await self._refuse(
+                connection,
+                station_id,
+                remote,
+                HTTPStatus.FORBIDDEN,
+                "client certificate CN is not the station id",
+            )
         try:
-            admission = await self._directory.admit(station_id, username, password, remote)
+            admission = await self._ask_directory(station_id, username, password, remote, peer)
         except Exception:
             log.exception("station %s: admission failed", station_id)
             response = connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n")
@@ -613,6 +669,18 @@ class OcppGateway:
         self._limiter.record_success(station_id)
         self._admitted[connection] = _Admitted(station_id, admission, remote)
         return None
+
+    async def _ask_directory(
+        self,
+        station_id: str,
+        username: str | None,
+        password: str | None,
+        remote: str,
+        peer: TlsPeer | None,
+    ) -> Admission:
+        if peer is None:  # plain: the historical call, which every directory accepts
+            return await self._directory.admit(station_id, username, password, remote)
+        return await self._directory.admit(station_id, username, password, remote, tls=peer)
 
     async def _refuse(
         self,
@@ -715,6 +783,14 @@ class OcppGateway:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _bound_port(server: Server | None, configured: int) -> int:
+    if server is None:
+        return configured
+    for sock in server.sockets:
+        return int(sock.getsockname()[1])
+    return configured
 
 
 def _remote_of(connection: ServerConnection) -> str:

@@ -4,6 +4,13 @@ One primary-key read per admission; the password check runs in a worker thread *
 read's session is closed, so the single SQLite connection is never held during hashing. Secrets
 are compared in constant time (``passwords.verify_password``) and never logged: log lines and
 refusal reasons name the station and the reason only.
+
+Security profiles (R26): the connection offers profile 0/1 over ``ws://``, 2 over TLS with
+Basic credentials, 3 over TLS with a client certificate whose CN is the station id (the gateway
+has checked the chain and the CN). A station is refused a connection below its configured
+profile (403: profile 2 or 3 over ``ws://``, profile 3 without a certificate); a station that
+offers more than its profile is admitted (how stations upgrade). A certificate authenticates on
+its own: no password is asked from a profile-3 connection.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from borne.core.clock import Clock
 from borne.core.errors import Conflict, InvalidInput
 from borne.core.group_commit import GroupCommitter
 from borne.core.uow import Database
-from borne.ocpp.directory import Admission
+from borne.ocpp.directory import Admission, TlsPeer
 from borne.ocpp.versions import OcppVersion
 from borne.stations import admin, passwords
 from borne.stations.events import StationConnectionChanged
@@ -86,11 +93,24 @@ class DatabaseStationDirectory:
             return result
 
     async def admit(
-        self, station_id: str, username: str | None, password: str | None, remote: str
+        self,
+        station_id: str,
+        username: str | None,
+        password: str | None,
+        remote: str,
+        *,
+        tls: TlsPeer | None = None,
     ) -> Admission:
         snap = await self._load(station_id)
         if snap is None:
-            return await self._register(station_id, username, password)
+            return await self._register(station_id, username, password, tls)
+        certified = tls is not None and tls.has_certificate and tls.client_cn == station_id
+        if snap.security_profile >= 2 and tls is None:
+            return _refuse(403, f"security profile {snap.security_profile} requires TLS")
+        if snap.security_profile >= 3 and not certified:
+            return _refuse(403, "security profile 3 requires a client certificate")
+        if certified:
+            return _admit(snap.admission_status, snap.leniency)
         if snap.security_profile == 0:
             if not self._allow_unsecured:
                 return _refuse(401, "unsecured stations (profile 0) are not allowed")
@@ -184,7 +204,7 @@ class DatabaseStationDirectory:
         log.info("station %s logged in with its new password; rotation complete", station_id)
 
     async def _register(
-        self, station_id: str, username: str | None, password: str | None
+        self, station_id: str, username: str | None, password: str | None, tls: TlsPeer | None
     ) -> Admission:
         if self._policy == "reject":
             return _refuse(404, "unknown station")
@@ -193,6 +213,9 @@ class DatabaseStationDirectory:
         except InvalidInput:
             return _refuse(404, "invalid station id")
         with_credentials = username is not None and password is not None
+        if tls is not None and tls.has_certificate and not with_credentials:
+            # Stations are stored with a password from profile 1 up (``admin.create_station``).
+            return _refuse(401, "unknown station: register it before connecting with profile 3")
         if with_credentials and username != station_id:
             return _refuse(401, "username does not match the station id")
         if not with_credentials and not self._allow_unsecured:
@@ -205,7 +228,7 @@ class DatabaseStationDirectory:
                 unit,
                 station_id=station_id,
                 now=now,
-                security_profile=1 if with_credentials else 0,
+                security_profile=_observed_profile(with_credentials, tls),
                 password=password if with_credentials else None,
                 registration_status=status,
                 password_iterations=self._iterations,
@@ -219,9 +242,18 @@ class DatabaseStationDirectory:
         except Conflict:  # registered concurrently by another connection: decide as known
             if await self._load(station_id) is None:
                 return _refuse(401, "station registration conflict")
-            return await self.admit(station_id, username, password, "")
+            return await self.admit(station_id, username, password, "", tls=tls)
         log.info("registered unknown station %s as %s", station_id, status)
         return _admit(view.admission_status, frozenset(view.leniency))
+
+
+def _observed_profile(with_credentials: bool, tls: TlsPeer | None) -> int:
+    """The profile an unknown station connected with (trust on first use keeps it there)."""
+    if not with_credentials:
+        return 0
+    if tls is None:
+        return 1
+    return 3 if tls.has_certificate else 2
 
 
 async def _matches(password: str, encoded: str | None) -> bool:

@@ -173,8 +173,12 @@ class _Handlers:
         return m.NotifyReportResponse()
 
 
-def register(router: Router, deps: Deps, config: StationsConfig) -> None:
-    """Serve the 2.0.1 station-initiated calls of this domain (not Authorize: ``authorization``)."""
+def register(
+    router: Router, deps: Deps, config: StationsConfig, *, notify_report: bool = True
+) -> None:
+    """Serve the 2.0.1 station-initiated calls of this domain (not Authorize: ``authorization``).
+    ``notify_report=False``: the device model domain serves NotifyReport (and stores the flat
+    rows of this domain through ``service.store_report``)."""
     h = _Handlers(deps, config)
     router.register("BootNotification", h.boot_notification)
     router.register("Heartbeat", h.heartbeat)
@@ -183,4 +187,5 @@ def register(router: Router, deps: Deps, config: StationsConfig) -> None:
     router.register("SecurityEventNotification", h.security_event_notification)
     router.register("FirmwareStatusNotification", h.firmware_status_notification)
     router.register("LogStatusNotification", h.log_status_notification)
-    router.register("NotifyReport", h.notify_report)
+    if notify_report:
+        router.register("NotifyReport", h.notify_report)

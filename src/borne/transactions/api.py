@@ -3,8 +3,11 @@
 List transactions (newest first, by station, only active ones), read one with the energy
 delivered, a summary of its meter values and the first of them, and page through all its meter
 values. ``{id}`` is Borne's id of the transaction (``id`` in the answers), not the station's
-``transaction_id``, which is only unique per station. Read-only: transactions are written by the
-stations. Unknown transaction → 404, malformed id or filter → 422.
+``transaction_id``, which is only unique per station. Transactions are written by the stations;
+the one command here is GetTransactionStatus (2.0.1, E14): ``POST /transactions/{id}/station-
+status`` asks the station about one of its transactions, ``POST /transactions/station-status``
+about any transaction id (or none: only whether messages are queued). Unknown transaction → 404,
+malformed id or filter → 422, a 1.6 station → 422, offline → 409, the station's error → 502/504.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borne.api_context import ApiContext, get_context
 from borne.api_errors import error_responses
-from borne.transactions import service
+from borne.transactions import commands, service
 from borne.transactions.models import MeterValueSample
 from borne.transactions.queries import MAX_LIMIT
 from borne.transactions.schemas import (
@@ -123,6 +127,67 @@ async def list_meter_values(
         offset=page.offset,
         limit=page.limit,
     )
+
+
+class StationStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    station_id: str = Field(min_length=1, max_length=48, pattern=r"^[\x21-\x39\x3b-\x7e]+$")
+    transaction_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=36,
+        description="the station's transaction id; without it, only whether messages are queued",
+    )
+
+
+class StationStatusOut(BaseModel):
+    station_id: str
+    transaction_id: str | None
+    ongoing_indicator: bool | None = Field(
+        description="whether the transaction is still going on (absent without a transaction id)"
+    )
+    messages_in_queue: bool = Field(
+        description="whether the station still holds transaction messages to deliver"
+    )
+    raw: dict[str, object] = Field(description="the station's answer as sent")
+
+
+async def _station_status(
+    ctx: ApiContext, station_id: str, transaction_id: str | None
+) -> StationStatusOut:
+    result = await commands.get_transaction_status(
+        ctx.outbound, station_id, transaction_id=transaction_id, call_timeout=None
+    )
+    return StationStatusOut(
+        station_id=station_id,
+        transaction_id=transaction_id,
+        ongoing_indicator=result.ongoing_indicator,
+        messages_in_queue=result.messages_in_queue,
+        raw=result.raw,
+    )
+
+
+@router.post(
+    "/station-status",
+    summary="Ask a 2.0.1 station about a transaction id and its queued messages",
+    responses=error_responses(409, 502, 503, 504),
+)
+async def get_station_status(body: StationStatusIn, ctx: Context) -> StationStatusOut:
+    return await _station_status(ctx, body.station_id, body.transaction_id)
+
+
+@router.post(
+    "/{transaction_pk}/station-status",
+    summary="Ask the station whether this transaction is ongoing (GetTransactionStatus)",
+    responses=error_responses(404, 409, 502, 503, 504),
+)
+async def get_transaction_station_status(
+    transaction_pk: TransactionPk, ctx: Context
+) -> StationStatusOut:
+    async with ctx.deps.db.unit_of_work() as uow:
+        view = await service.get_transaction(uow, transaction_pk)
+    return await _station_status(ctx, view.station_id, view.transaction_id)
 
 
 async def _meter_summary(session: AsyncSession, transaction_pk: int) -> MeterSummaryOut:

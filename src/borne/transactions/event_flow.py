@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borne.authorization.external import ExternalAuthorizer
 from borne.authorization.service import token_key
 from borne.core.group_commit import Batch
+from borne.reservations.service import held_for_other
 from borne.transactions.cache import SEQ_WINDOW, TxInfo
 from borne.transactions.meter_values import (
     Owner,
@@ -49,6 +50,7 @@ from borne.transactions.models import ACTIVE, ENDED, Transaction, TransactionEve
 from borne.transactions.samples import SampleIn, pick_start_wh, pick_stop_wh, time_flags
 from borne.transactions.service import (
     FLAG_CONCURRENT,
+    FLAG_RESERVED_FOR_OTHER,
     Authorization,
     authorize,
     end_transaction,
@@ -294,6 +296,22 @@ async def _authorize(
         external=ev.external,
         station_id=ev.station_id,
     )
+    if (
+        tx.id_token is None
+        and not ended
+        and auth.status == "Accepted"
+        and await held_for_other(
+            s,
+            station_id=ev.station_id,
+            evse_id=tx.evse_id if tx.evse_id is not None else ev.evse_id,
+            id_token=ev.id_token,
+            group_id_token=auth.group_id_token,
+            reservation_id=ev.reservation_id,
+            now=now,
+        )
+    ):
+        auth = replace(auth, status="NotAtThisTime")  # the EVSE is reserved for another driver
+        tx.add_flags(FLAG_RESERVED_FOR_OTHER)
     if tx.id_token is None:
         tx.id_token, tx.id_token_type, tx.auth_status = ev.id_token, ev.id_token_type, auth.status
         tx.id_token_key = token_key(ev.id_token)

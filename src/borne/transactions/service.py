@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borne.authorization.external import ExternalAuthorizer
 from borne.authorization.service import check_token, token_key
 from borne.core.group_commit import Batch
+from borne.reservations.service import held_for_other
 from borne.transactions.cache import TxInfo
 from borne.transactions.events import TransactionEnded, TransactionStarted
 from borne.transactions.meter_values import (
@@ -90,6 +91,7 @@ __all__ = [
 
 FLAG_CONCURRENT = "concurrent_tx"
 FLAG_CONNECTOR_BUSY = "connector_busy"
+FLAG_RESERVED_FOR_OTHER = "reserved_for_other"
 FLAG_STOP_WITHOUT_START = "stop_without_start"
 FLAG_REPEATED_STOP = "repeated_stop"
 NOT_CONCURRENT_TYPES = frozenset({"NoAuthorization"})
@@ -216,6 +218,17 @@ async def start_transaction(batch: Batch, start: StartIn, *, now: datetime) -> S
             status = "ConcurrentTx"
     if any(o[0] == start.station_id and o[1] == start.connector_id for o in others):
         flags.append(FLAG_CONNECTOR_BUSY)
+    if status == "Accepted" and await held_for_other(
+        s,
+        station_id=start.station_id,
+        evse_id=start.connector_id,
+        id_token=start.id_token,
+        group_id_token=verdict.group_id_token,
+        reservation_id=start.reservation_id,
+        now=now,
+    ):
+        status = "Invalid"  # the connector is reserved for another driver
+        flags.append(FLAG_RESERVED_FOR_OTHER)
 
     ocpp16_id = await _new_ocpp16_id(s, start.station_id)
     tx = Transaction(

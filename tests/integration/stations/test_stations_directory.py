@@ -126,7 +126,7 @@ async def test_admission_status_follows_boot_and_operator(deps: Deps, make_stati
 async def test_rotation_keeps_old_password_until_the_new_one_is_used(
     deps: Deps, make_station
 ) -> None:
-    await make_station("CP-1", security_profile=2, password=PASSWORD)
+    await make_station("CP-1", security_profile=1, password=PASSWORD)
     async with deps.db.unit_of_work() as uow:
         await admin.set_pending_password(
             uow,

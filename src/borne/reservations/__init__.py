@@ -1,0 +1,1 @@
+"""Operator reservations: ReserveNow / CancelReservation / ReservationStatusUpdate (1.6, 2.0.1)."""
