@@ -33,8 +33,6 @@ from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
 import borne.firmware.models  # noqa: F401  (its tables, for the schema the fixtures create)
-from borne.firmware import ocpp_v201 as firmware_v201
-from borne.ocpp.versions import OcppVersion
 
 CHECKSUM = "0123456789ABCDEF0123456789abcdef"
 URIS = ["http://lc.local/fw.bin", "ftp://lc.local/fw.bin"]
@@ -105,10 +103,6 @@ async def controller(server: BorneServer, station_id: str) -> AsyncIterator[Loca
 @pytest.fixture
 async def server(db_url: str) -> AsyncIterator[BorneServer]:
     borne = await start_server(db_url)
-    router = borne.runtime.routers[OcppVersion.V201]
-    if router.handler_for("PublishFirmwareStatusNotification") is None:
-        # TEMPORARY: until bootstrap.build_routers calls firmware_v201.register(v201, deps).
-        firmware_v201.register(router, borne.runtime.deps)
     try:
         yield borne
     finally:
