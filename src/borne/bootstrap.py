@@ -187,6 +187,13 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
             max_age_s=settings.device_model_max_age_s,
         ),
     ).subscribe(bus)
+    # local authorization lists kept in sync per station as tokens change (docs/authorization.md)
+    from borne.authorization import local_list_api
+    from borne.authorization.local_list_sync import LocalListConfig, LocalListSyncer
+
+    local_lists = LocalListSyncer(deps, outbound, LocalListConfig())
+    local_lists.subscribe(bus)
+    api_routers.append(local_list_api.build_router(local_lists))
     # certificates: operator API (install/list/delete, renew, security profile), renewal loop
     from borne.certificates import api as certificates_api
     from borne.certificates.renewal import RenewalLoop
@@ -284,6 +291,7 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     api_routers.append(notifications_api.build_router(webhook_config))
     starters: list[Callable[[], object]] = [
         certificate_renewal.start,
+        lambda: supervisor.keep_running(local_lists.run, name="local-list-sync"),
         lambda: supervisor.keep_running(reservation_tracker.run, name="reservations-sweep"),
         lambda: supervisor.keep_running(firmware.runner.run, name="firmware-campaigns"),
         lambda: supervisor.keep_running(limits_enforcer.run, name="limits-enforcer"),
@@ -338,6 +346,7 @@ def build_runtime(settings: Settings, *, api_keys: list[str] | None = None) -> R
     app = create_app(ApiContext(deps=deps, outbound=outbound, api_keys=keys, routers=api_routers))
     # stations upload logs here: outside /api/v1 (no API key; an unguessable expiring token)
     app.include_router(build_upload_router(diagnostics_config))
+    app.state.local_lists = local_lists
     app.state.roaming = roaming.context  # the partners' operator API reads it
     app.state.cdr_config = cdr_config  # a corrected CDR is priced as the original was
     app.state.ocpi_outbox_wake = roaming.sender.wake

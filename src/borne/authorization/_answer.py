@@ -22,6 +22,11 @@ class AuthorizeAnswer:
     group_type: str | None  # the group token's own type when Borne knows it
     known: bool = True  # False: no local token; the external authorizer may know it
     reference: str | None = None  # the external authorization's reference, if any
+    # 2.0.1 idTokenInfo extras of a local token.
+    personal_message: str | None = None
+    personal_message_language: str | None = None
+    language1: str | None = None
+    master_pass: bool = False  # the token's group is a master pass group
 
 
 def _cache_expiry(
@@ -43,16 +48,22 @@ async def authorize(
 ) -> AuthorizeAnswer:
     verdict = await check_token(session, id_token, now=now)
     expiry = _cache_expiry(verdict.expiry_date, now, config)
-    group_type = None
-    if with_group_type and verdict.group_id_token is not None:
+    group_type, master_pass = None, False
+    if verdict.group_id_token is not None:
         group = await find_token(session, verdict.group_id_token)
-        group_type = None if group is None else group.type
+        group_type = None if group is None or not with_group_type else group.type
+        master_pass = group is not None and bool(group.master_pass)
+    token = verdict.token
     return AuthorizeAnswer(
         status=cast(TokenStatus, verdict.status),
         cache_expiry=expiry,
         group_id_token=verdict.group_id_token,
         group_type=group_type,
         known=verdict.known,
+        personal_message=None if token is None else token.personal_message,
+        personal_message_language=None if token is None else token.personal_message_language,
+        language1=None if token is None else token.language1,
+        master_pass=master_pass,
     )
 
 

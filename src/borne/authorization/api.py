@@ -25,7 +25,7 @@ from borne.authorization.schemas import (
     IdTokenPatch,
     PageOut,
 )
-from borne.authorization.service import UNSET, TokenStatus
+from borne.authorization.service import UNSET, TokenExtra, TokenStatus
 
 TokenPath = Annotated[
     str,
@@ -67,6 +67,13 @@ async def create_id_token(
             group_id_token=body.group_id_token,
             label=body.label,
             notes=body.notes,
+            extra=TokenExtra(
+                local_list=body.local_list,
+                master_pass=body.master_pass,
+                personal_message=body.personal_message,
+                personal_message_language=body.personal_message_language,
+                language1=body.language1,
+            ),
         )
         await uow.commit()
         out = IdTokenOut.of(token, now=now)
@@ -125,10 +132,24 @@ async def update_id_token(id_token: TokenPath, body: IdTokenPatch, ctx: Context)
             group_id_token=body.group_id_token if "group_id_token" in sent else UNSET,
             label=body.label if "label" in sent else UNSET,
             notes=body.notes if "notes" in sent else UNSET,
+            extra=_extra(body, sent),
         )
         await uow.commit()
         out = IdTokenOut.of(token, now=now)
     return out
+
+
+def _extra(body: IdTokenPatch, sent: set[str]) -> TokenExtra:
+    """The extra fields the PATCH carries (the flags cannot be null: None means not sent)."""
+    return TokenExtra(
+        local_list=UNSET if body.local_list is None else body.local_list,
+        master_pass=UNSET if body.master_pass is None else body.master_pass,
+        personal_message=body.personal_message if "personal_message" in sent else UNSET,
+        personal_message_language=body.personal_message_language
+        if "personal_message_language" in sent
+        else UNSET,
+        language1=body.language1 if "language1" in sent else UNSET,
+    )
 
 
 @router.delete(

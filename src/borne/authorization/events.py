@@ -16,8 +16,12 @@ class IdTokenChanged:
     expiry_date: datetime | None
     group_id_token: str | None
     created: bool
+    # In stations' local lists now / before the change (a token leaving them is removed).
+    local_list: bool = False
+    was_local_list: bool = False
 
 
 @dataclass(frozen=True)
 class IdTokenDeleted:
     id_token: str
+    local_list: bool = False  # it was in stations' local lists

@@ -35,9 +35,12 @@ def register(
                 )
                 or answer
             )
+        # 1.6 has no master pass: a member would start a transaction on Accepted, and a 1.6
+        # station stops another's transaction only for the same parentIdTag (docs/authorization.md).
+        status = "Blocked" if answer.master_pass and answer.status == "Accepted" else answer.status
         return m.AuthorizeResponse(
             id_tag_info=m.IdTagInfo(
-                status=answer.status,
+                status=status,
                 expiry_date=answer.cache_expiry,
                 # 1.6 IdToken: at most 20 characters; a longer group id cannot be sent.
                 parent_id_tag=group

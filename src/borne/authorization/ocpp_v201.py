@@ -54,11 +54,23 @@ def register(
                 id_token=answer.group_id_token,
                 type=cast(m.IdTokenEnumType, answer.group_type or "Central"),
             )
+        message = None
+        if answer.personal_message:
+            message = m.MessageContentType(
+                format="UTF8",
+                language=answer.personal_message_language,
+                content=answer.personal_message,
+            )
+        # A master pass member is Accepted with the master pass group as its groupIdToken: a
+        # station whose MasterPassGroupId is that group lets it stop transactions, never start
+        # one (C16); docs/authorization.md.
         return m.AuthorizeResponse(
             id_token_info=m.IdTokenInfoType(
                 status=answer.status,
                 cache_expiry_date_time=answer.cache_expiry,
                 group_id_token=group,
+                language1=answer.language1,
+                personal_message=message,
             )
         )
 

@@ -51,6 +51,8 @@ TokenValue = Annotated[
     AfterValidator(_storable),
 ]
 Label = Annotated[str, Field(max_length=255), AfterValidator(_storable)]
+Message = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_storable)]
+Language = Annotated[str, Field(min_length=1, max_length=8, pattern=r"^[A-Za-z0-9-]+$")]
 Notes = Annotated[str, Field(max_length=MAX_NOTES), AfterValidator(_storable)]
 Expiry = Annotated[
     AwareDatetime,
@@ -73,6 +75,13 @@ class IdTokenIn(Body):
     )
     label: Label | None = None
     notes: Notes | None = None
+    local_list: bool = Field(False, description="sent in stations' local authorization lists")
+    master_pass: bool = Field(
+        False, description="this token's value is a 2.0.1 master pass group id"
+    )
+    personal_message: Message | None = Field(None, description="2.0.1 message for the driver")
+    personal_message_language: Language | None = None
+    language1: Language | None = Field(None, description="2.0.1 preferred UI language")
 
 
 class IdTokenPatch(Body):
@@ -84,8 +93,13 @@ class IdTokenPatch(Body):
     group_id_token: TokenValue | None = None
     label: Label | None = None
     notes: Notes | None = None
+    local_list: bool | None = None
+    master_pass: bool | None = None
+    personal_message: Message | None = None
+    personal_message_language: Language | None = None
+    language1: Language | None = None
 
-    @field_validator("type", "status")
+    @field_validator("type", "status", "local_list", "master_pass")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         # Runs only on values sent (not on the default): an explicit null is refused.
@@ -106,6 +120,11 @@ class IdTokenOut(BaseModel):
     group_id_token: str | None
     label: str | None
     notes: str | None
+    local_list: bool
+    master_pass: bool
+    personal_message: str | None
+    personal_message_language: str | None
+    language1: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -123,6 +142,11 @@ class IdTokenOut(BaseModel):
             group_id_token=token.group_id_token,
             label=token.label,
             notes=token.notes,
+            local_list=bool(token.local_list),
+            master_pass=bool(token.master_pass),
+            personal_message=token.personal_message,
+            personal_message_language=token.personal_message_language,
+            language1=token.language1,
             created_at=token.created_at,
             updated_at=token.updated_at,
         )

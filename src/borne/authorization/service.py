@@ -66,6 +66,8 @@ class TokenVerdict:
     # Not part of equality: a verdict is its status, expiry and group.
     known: bool = field(default=True, compare=False)  # False: nobody had an opinion
     reference: str | None = field(default=None, compare=False)  # external (OCPI) reference
+    # The local token read (2.0.1 answers add its personal message and languages).
+    token: IdToken | None = field(default=None, compare=False, repr=False)
 
 
 def token_key(id_token: str) -> str:
@@ -89,8 +91,13 @@ async def check_token(
     now: datetime,
     external: ExternalAuthorizer | None = None,
     station_id: str | None = None,
+    for_start: bool = False,
 ) -> TokenVerdict:
     """Whether ``id_token`` may charge at ``now``; one indexed read, no writes.
+
+    ``for_start``: the token starts a transaction; a member of a master pass group (which may
+    stop any transaction, never start one) is then ``Blocked`` (one more read, grouped tokens
+    only).
 
     Unknown → ``Invalid``; an ``Accepted`` token past its expiry date → ``Expired``. With
     ``external``, an unknown token gets what the external authorizer remembers from stored data
@@ -108,7 +115,17 @@ async def check_token(
     status = token.status
     if status == "Accepted" and token.expiry_date is not None and token.expiry_date < now:
         status = "Expired"
-    return TokenVerdict(status, token.expiry_date, token.group_id_token)
+    if for_start and status == "Accepted" and await is_master_pass(session, token.group_id_token):
+        status = "Blocked"
+    return TokenVerdict(status, token.expiry_date, token.group_id_token, token=token)
+
+
+async def is_master_pass(session: AsyncSession, group_id_token: str | None) -> bool:
+    """Whether ``group_id_token`` names a master pass group (its own token is flagged)."""
+    if not group_id_token:
+        return False
+    group = await find_token(session, group_id_token)
+    return group is not None and bool(group.master_pass)
 
 
 def _check_value(name: str, value: str) -> None:
@@ -133,7 +150,38 @@ def _check_expiry(expiry_date: datetime | None) -> None:
         raise InvalidInput("expiry_date must carry a time zone")
 
 
-def _changed(token: IdToken, *, created: bool) -> IdTokenChanged:
+@dataclass(frozen=True)
+class TokenExtra:
+    """Fields of a token beyond OCPP's idTagInfo; on update, UNSET leaves a field alone."""
+
+    local_list: bool | Unset = UNSET
+    master_pass: bool | Unset = UNSET
+    personal_message: str | Unset | None = UNSET
+    personal_message_language: str | Unset | None = UNSET
+    language1: str | Unset | None = UNSET
+
+
+def _apply_extra(token: IdToken, extra: TokenExtra) -> None:
+    for name in (
+        "personal_message",
+        "personal_message_language",
+        "language1",
+    ):
+        value = getattr(extra, name)
+        limit = 512 if name == "personal_message" else 8
+        if isinstance(value, str) and not 1 <= len(value) <= limit:
+            raise InvalidInput(f"{name} must be 1 to {limit} characters")
+        if not isinstance(value, Unset):
+            setattr(token, name, value)
+    for flag in ("local_list", "master_pass"):
+        value = getattr(extra, flag)
+        if not isinstance(value, Unset):
+            setattr(token, flag, value)
+        elif getattr(token, flag) is None:  # a new token: the column default is set at flush
+            setattr(token, flag, False)
+
+
+def _changed(token: IdToken, *, created: bool, was_local: bool = False) -> IdTokenChanged:
     return IdTokenChanged(
         id_token=token.id_token,
         type=token.type,
@@ -141,6 +189,8 @@ def _changed(token: IdToken, *, created: bool) -> IdTokenChanged:
         expiry_date=token.expiry_date,
         group_id_token=token.group_id_token,
         created=created,
+        local_list=bool(token.local_list),
+        was_local_list=was_local,
     )
 
 
@@ -162,8 +212,10 @@ async def create_id_token(
     group_id_token: str | None = None,
     label: str | None = None,
     notes: str | None = None,
+    extra: TokenExtra | None = None,
 ) -> IdToken:
-    """Add a token; ``Conflict`` if the same value exists in any letter case."""
+    """Add a token; ``Conflict`` if the same value exists in any letter case. ``extra``: local
+    list membership, master pass and the 2.0.1 message and languages."""
     _check_value("id_token", id_token)
     _check_type(type)
     _check_status(status)
@@ -186,6 +238,7 @@ async def create_id_token(
         created_at=now,
         updated_at=now,
     )
+    _apply_extra(token, extra or TokenExtra())
     unit.session.add(token)
     try:
         await unit.session.flush()
@@ -206,6 +259,7 @@ async def update_id_token(
     group_id_token: str | Unset | None = UNSET,
     label: str | Unset | None = UNSET,
     notes: str | Unset | None = UNSET,
+    extra: TokenExtra | None = None,
 ) -> IdToken:
     """Change what is given: ``None`` leaves ``type``/``status`` alone; for the optional fields
     ``UNSET`` leaves them alone and ``None`` clears them."""
@@ -220,6 +274,7 @@ async def update_id_token(
     if isinstance(label, str) and len(label) > 255:
         raise InvalidInput("label must be at most 255 characters")
     token = await _get(unit, id_token)
+    was_local = bool(token.local_list)
     if type is not None:
         token.type = type
     if status is not None:
@@ -232,8 +287,10 @@ async def update_id_token(
         token.label = label
     if not isinstance(notes, Unset):
         token.notes = notes
+    if extra is not None:
+        _apply_extra(token, extra)
     token.updated_at = now
-    unit.add_event(_changed(token, created=False))
+    unit.add_event(_changed(token, created=False, was_local=was_local))
     return token
 
 
@@ -275,4 +332,4 @@ async def delete_id_token(unit: Unit, *, id_token: str) -> None:
         await unit.session.flush()
     except IntegrityError:
         raise Conflict(f"id token {id_token} is still referenced") from None
-    unit.add_event(IdTokenDeleted(token.id_token))
+    unit.add_event(IdTokenDeleted(token.id_token, local_list=bool(token.local_list)))

@@ -250,6 +250,7 @@ async def _updated(
             exclude_pk=info.pk,
             external=ev.external,
             station_id=ev.station_id,
+            for_start=info.id_token is None and not info.ended,  # authorized after plug-in
         )
         if info.id_token is None:
             values.update(
@@ -295,6 +296,7 @@ async def _authorize(
         exclude_pk=tx.id,
         external=ev.external,
         station_id=ev.station_id,
+        for_start=tx.id_token is None and not ended,  # the token that starts it
     )
     if (
         tx.id_token is None

@@ -128,12 +128,14 @@ async def authorize(
     exclude_pk: int | None = None,
     external: ExternalAuthorizer | None = None,
     station_id: str | None = None,
+    for_start: bool = False,
 ) -> Authorization:
     """The token's verdict; an Accepted token active in another transaction is ConcurrentTx.
 
-    ``external``: what it remembers decides for tokens unknown locally (no network here)."""
+    ``external``: what it remembers decides for tokens unknown locally (no network here).
+    ``for_start``: the token starts the transaction (a master pass member is then Blocked)."""
     verdict = await check_token(
-        session, id_token, now=now, external=external, station_id=station_id
+        session, id_token, now=now, external=external, station_id=station_id, for_start=for_start
     )
     status = verdict.status
     if (
@@ -208,7 +210,12 @@ async def start_transaction(batch: Batch, start: StartIn, *, now: datetime) -> S
         )
     ).all()
     verdict = await check_token(
-        s, start.id_token, now=now, external=start.external, station_id=start.station_id
+        s,
+        start.id_token,
+        now=now,
+        external=start.external,
+        station_id=start.station_id,
+        for_start=True,  # a master pass member may stop any transaction, never start one
     )
     status = verdict.status
     flags = time_flags(start.timestamp, now)
