@@ -469,6 +469,10 @@ async def send_raw(
 # Station credentials change only through password rotation (stations.rotation), which stores the
 # new password before sending it. Sent any other way, the station would adopt a password Borne
 # does not know and be refused at its next login.
+_PROFILE_HINT = (
+    "the security profile is changed with POST /stations/{station_id}/security-profile, which "
+    "refuses downgrades"
+)
 _ROTATION_HINT = "station passwords change through POST /api/v1/stations/{id}/password-rotation"
 
 
@@ -501,3 +505,11 @@ def refuse_credential_change(
         _is_password_variable(c, v) for c, v in pairs
     ):
         raise InvalidInput(_ROTATION_HINT, details={"reason": "credential_change"})
+    # The security profile only moves up, and only through the operator action that checks it
+    # (POST /stations/{id}/security-profile): a generic command would bypass the check.
+    if (
+        action == "SetNetworkProfile"
+        or any(k.lower() == "securityprofile" for k in keys)
+        or any(c.lower() == "securityctrlr" and v.lower() == "securityprofile" for c, v in pairs)
+    ):
+        raise InvalidInput(_PROFILE_HINT, details={"reason": "security_profile_change"})

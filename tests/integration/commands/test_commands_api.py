@@ -670,3 +670,43 @@ async def test_station_password_cannot_be_set_by_generic_commands(
     error = error_of(response)
     assert "password-rotation" in error["message"]
     assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    ("version", "command", "body"),
+    [
+        (V16, "change-configuration", {"key": "SecurityProfile", "value": "0"}),
+        (
+            V201,
+            "set-variables",
+            {
+                "variables": [
+                    {"component": "SecurityCtrlr", "variable": "SecurityProfile", "value": "1"}
+                ]
+            },
+        ),
+        (
+            V201,
+            "raw",
+            {
+                "action": "SetNetworkProfile",
+                "payload": {"configurationSlot": 1, "connectionData": {}},
+            },
+        ),
+    ],
+)
+async def test_security_profile_cannot_be_changed_by_generic_commands(
+    client: httpx.AsyncClient,
+    deps: Deps,
+    version: OcppVersion,
+    command: str,
+    body: dict[str, Any],
+) -> None:
+    """Only the security-profile action checks for downgrades (R26): generic commands refuse."""
+    fake = station(deps, version, {"ChangeConfiguration": {"status": "Accepted"}})
+
+    response = await client.post(url(command), json=body, headers=AUTH)
+
+    assert response.status_code == 422
+    assert "security-profile" in error_of(response)["message"]
+    assert fake.calls == []
