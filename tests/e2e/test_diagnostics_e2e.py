@@ -14,12 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ocpp.routing import on
-from ocpp.v16 import call as call16
-from ocpp.v201 import call as call201
-from ocpp.v201 import call_result as result201
-from sqlalchemy import update
-from tests.e2e.helpers import (
+from helpers import (
     BorneServer,
     Station16,
     Station201,
@@ -32,6 +27,11 @@ from tests.e2e.helpers import (
     stop_server,
     unique_id,
 )
+from ocpp.routing import on
+from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+from sqlalchemy import update
 
 import borne.diagnostics.models as diag_models
 
