@@ -170,10 +170,12 @@ async def boot(cp: Any) -> str:
     return str(result.status)
 
 
-async def new_station(server: BorneServer, profile: int) -> str:
+async def new_station(server: BorneServer, profile: int, *, password: bool = True) -> str:
     station_id = unique_id(f"SP{profile}")
     async with server.api() as api:
-        await create_station(api, station_id, profile=profile, password=PASSWORD)
+        await create_station(
+            api, station_id, profile=profile, password=PASSWORD if password else None
+        )
     return station_id
 
 
@@ -210,7 +212,7 @@ async def test_profile_2_station_connects_over_tls_with_its_password(
 async def test_profile_3_station_connects_with_its_certificate_and_no_password(
     server: BorneServer, pki: Pki, version: str
 ) -> None:
-    station_id = await new_station(server, 3)
+    station_id = await new_station(server, 3, password=False)  # the certificate is enough
     cert = pki.client_cert(station_id)
     async with charge_point(server, station_id, client_context(pki, cert), version=version) as cp:
         assert await boot(cp) == "Accepted"

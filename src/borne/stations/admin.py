@@ -165,12 +165,13 @@ async def create_station(
     password_iterations: int = passwords.DEFAULT_ITERATIONS,
     auto_registered: bool = False,
 ) -> StationView:
-    """Register a station. Profiles 1-3 need a password of 16-40 characters (stored hashed)."""
+    """Register a station. Profiles 1 and 2 need a password of 16-40 characters (stored
+    hashed); profile 3 authenticates with its client certificate, a password is optional."""
     validate_station_id(station_id)
     _check_profile(security_profile)
     _check_status(registration_status)
-    if security_profile >= 1 and password is None:
-        raise InvalidInput("a password is required for security profiles 1 to 3")
+    if security_profile in (1, 2) and password is None:
+        raise InvalidInput("a password is required for security profiles 1 and 2")
     flags = _leniency(leniency)
     hashed = None if password is None else await _hash(password, password_iterations)
     if await unit.session.get(Station, station_id) is not None:
@@ -218,8 +219,8 @@ async def update_station(
     hashed = None if password is None else await _hash(password, password_iterations)
     station = await _station(unit, station_id)
     profile = station.security_profile if security_profile is None else security_profile
-    if profile >= 1 and hashed is None and station.password_hash is None:
-        raise InvalidInput("a password is required for security profiles 1 to 3")
+    if profile in (1, 2) and hashed is None and station.password_hash is None:
+        raise InvalidInput("a password is required for security profiles 1 and 2")
     if registration_status is not None:
         station.registration_status = registration_status
     station.security_profile = profile
