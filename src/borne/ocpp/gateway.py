@@ -52,32 +52,35 @@ stops reading has its connection aborted instead of growing server memory (R21).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import contextlib
 import logging
-import math
-import random
-import resource
 import ssl
-import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote
 from weakref import WeakKeyDictionary
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from borne.core.registry import ConnectionRegistry
+from borne.ocpp.admission import (
+    AdmissionBusy,
+    AdmissionGate,
+    RateLimitedLog,
+    raise_open_files_limit,
+)
 from borne.ocpp.context import StationSessionState
 from borne.ocpp.directory import Admission, StationDirectory, TlsPeer
 from borne.ocpp.dispatch import InboundDispatcher
+from borne.ocpp.handshake import (
+    negotiate,
+    parse_basic_auth,
+    parse_station_id,
+)
+from borne.ocpp.keepalive import Keepalive, Link, remote_of
 from borne.ocpp.router import Router
 from borne.ocpp.session import OcppSession
 from borne.ocpp.throttle import FailureLimiter
@@ -86,8 +89,6 @@ from borne.ocpp.validation import PayloadValidator
 from borne.ocpp.versions import PREFERENCE, OcppVersion
 
 log = logging.getLogger(__name__)
-
-MAX_STATION_ID_LENGTH = 48
 
 
 class _NoDebugLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -99,291 +100,6 @@ class _NoDebugLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     def isEnabledFor(self, level: int) -> bool:
         return level >= logging.WARNING and self.logger.isEnabledFor(level)
-
-
-def parse_station_id(segment: str) -> str | None:
-    """The station identity of a raw path segment, or None when it is not acceptable."""
-    try:
-        station_id = unquote(segment, errors="strict")
-    except UnicodeDecodeError:
-        return None
-    if not station_id or len(station_id) > MAX_STATION_ID_LENGTH:
-        return None
-    if ":" in station_id or "/" in station_id:
-        return None
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in station_id):
-        return None
-    return station_id
-
-
-def negotiate(offered: list[str]) -> OcppVersion | None:
-    """The best version both sides speak."""
-    for version in PREFERENCE:
-        if version.value in offered:
-            return version
-    return None
-
-
-def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
-    """``(username, password)`` of an ``Authorization: Basic`` header; raises ``ValueError``
-    when the header is there but malformed; None when there is none."""
-    if header is None:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not token:
-        raise ValueError("not Basic credentials")
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise ValueError("undecodable Basic credentials") from None
-    username, sep, password = decoded.partition(":")
-    if not sep:
-        raise ValueError("Basic credentials without ':'")
-    return username, password
-
-
-class AdmissionBusy(Exception):
-    """No admission slot in time: the upgrade is answered 503."""
-
-
-class AdmissionGate:
-    """Bounds the upgrades being admitted at once and those waiting for a turn (R20).
-
-    ``slot()`` raises ``AdmissionBusy`` at once when ``max_pending`` upgrades already wait, or
-    after ``max_wait_s`` without a turn. The drain rate (admissions per second, smoothed) gives
-    the ``Retry-After`` suggested to refused stations.
-    """
-
-    def __init__(
-        self,
-        max_concurrent: int,
-        max_pending: int,
-        *,
-        max_wait_s: float = 5.0,
-        max_retry_after_s: int = 30,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if max_concurrent < 1:
-            raise ValueError("max_concurrent must be at least 1")
-        if max_pending < 0:
-            raise ValueError("max_pending must not be negative")
-        self.max_concurrent = max_concurrent
-        self.max_pending = max_pending
-        self.max_wait_s = max_wait_s
-        self.max_retry_after_s = max_retry_after_s
-        self._clock = clock
-        self._semaphore = asyncio.Semaphore(max_concurrent)
-        self.in_flight = 0
-        self.waiting = 0
-        self.admitted = 0  # slots granted since the start
-        self._rate = 0.0  # slots completed per second, smoothed
-        self._window_start = clock()
-        self._window_done = 0
-
-    @property
-    def held(self) -> int:
-        """Upgrades inside the gate: running or waiting."""
-        return self.in_flight + self.waiting
-
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        if self.in_flight >= self.max_concurrent or self._semaphore.locked():
-            if self.waiting >= self.max_pending:
-                raise AdmissionBusy("admission queue full")
-            self.waiting += 1
-            try:
-                async with asyncio.timeout(self.max_wait_s):
-                    await self._semaphore.acquire()
-            except TimeoutError:
-                raise AdmissionBusy("no admission slot in time") from None
-            finally:
-                self.waiting -= 1
-        else:
-            await self._semaphore.acquire()  # free: returns at once
-        self.in_flight += 1
-        self.admitted += 1
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
-            self._semaphore.release()
-            self._completed()
-
-    def _completed(self) -> None:
-        self._window_done += 1
-        now = self._clock()
-        elapsed = now - self._window_start
-        if elapsed >= 1.0:
-            rate = self._window_done / elapsed
-            self._rate = rate if self._rate == 0.0 else 0.5 * self._rate + 0.5 * rate
-            self._window_start, self._window_done = now, 0
-
-    def retry_after_s(self) -> int:
-        """Seconds a refused station should wait: about the time to drain what is queued,
-        jittered (0.5 to 1.5 times that) so refused stations do not all come back together."""
-        backlog = self.held + 1
-        estimate = backlog / self._rate if self._rate > 0 else 2.0
-        low = max(1.0, 0.5 * estimate)
-        high = max(low + 1.0, 1.5 * estimate)
-        return min(self.max_retry_after_s, max(1, math.ceil(random.uniform(low, high))))
-
-
-class _RateLimitedLog:
-    """Counts events and logs them at most once per ``interval_s``."""
-
-    def __init__(self, interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
-        self._interval = interval_s
-        self._clock = clock
-        self._last = -math.inf
-        self._counts: dict[str, int] = {}
-        self.total = 0
-
-    def note(self, reason: str, detail: str) -> None:
-        self.total += 1
-        self._counts[reason] = self._counts.get(reason, 0) + 1
-        now = self._clock()
-        if now - self._last >= self._interval:
-            self.flush(detail)
-            self._last = now
-
-    def flush(self, detail: str = "") -> None:
-        if not self._counts:
-            return
-        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(self._counts.items()))
-        log.warning("OCPP upgrades refused with 503 (overload): %s%s", counts, detail)
-        self._counts.clear()
-
-
-def raise_open_files_limit() -> int:
-    """Raise the soft open-files limit to the hard one (one descriptor per station); return
-    the soft limit in force afterwards."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
-    if soft == resource.RLIM_INFINITY or (soft >= target):
-        return int(soft)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ValueError, OSError):
-        return int(soft)
-    return int(target)
-
-
-class _Keepalive:
-    """Pings every connection from one task (R19) instead of a keepalive task per connection.
-
-    Connections are spread over ``slots`` sets; every ``interval_s / slots`` one set is
-    visited: a connection whose last ping is unanswered after ``timeout_s`` is closed (1011),
-    one with no ping outstanding gets a new ping. Each connection is thus pinged about every
-    ``interval_s``, pings are spread evenly over time, and an idle connection costs a set entry
-    instead of a task, its coroutine and its timer.
-    """
-
-    def __init__(
-        self,
-        interval_s: float,
-        timeout_s: float | None,
-        close_timeout_s: float,
-        slots: int = 16,
-    ) -> None:
-        self._interval = interval_s
-        self._timeout = timeout_s
-        self._close_timeout = close_timeout_s
-        self._slots: list[set[ServerConnection]] = [set() for _ in range(slots)]
-        self._task: asyncio.Task[None] | None = None
-        self._jobs: set[asyncio.Task[None]] = set()
-
-    def add(self, ws: ServerConnection) -> None:
-        self._slots[hash(ws) % len(self._slots)].add(ws)
-
-    def discard(self, ws: ServerConnection) -> None:
-        self._slots[hash(ws) % len(self._slots)].discard(ws)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="ocpp-keepalive")
-
-    async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._jobs) if t is not None]
-        self._task = None
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        tick = self._interval / len(self._slots)
-        index = 0
-        while True:
-            await asyncio.sleep(tick)
-            slot = self._slots[index]
-            index = (index + 1) % len(self._slots)
-            if slot:
-                job = loop.create_task(self._visit(list(slot)))
-                self._jobs.add(job)
-                job.add_done_callback(self._jobs.discard)
-
-    async def _visit(self, connections: list[ServerConnection]) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        for n, ws in enumerate(connections, 1):
-            if n % 256 == 0:
-                await asyncio.sleep(0)  # thousands of pings: let frames flow in between
-            if ws.state is not State.OPEN:
-                continue
-            pending = ws.pending_pings
-            if pending:
-                sent = min(timestamp for _, timestamp in pending.values())
-                if self._timeout is not None and now - sent >= self._timeout:
-                    self.discard(ws)
-                    job = loop.create_task(self._fail(ws))
-                    self._jobs.add(job)
-                    job.add_done_callback(self._jobs.discard)
-                continue
-            try:
-                # Does not wait unless the write buffer is over its limit; then the station
-                # does not read, and its unanswered ping closes it on a later visit.
-                async with asyncio.timeout(1.0):
-                    await ws.ping()
-            except (ConnectionClosed, TimeoutError):
-                continue
-
-    async def _fail(self, ws: ServerConnection) -> None:
-        log.info("%s: no pong within %.1fs; connection dropped", _remote_of(ws), self._timeout)
-        try:
-            async with asyncio.timeout(self._close_timeout):
-                await ws.close(1011, "keepalive ping timeout")
-        except TimeoutError:
-            ws.transport.abort()
-
-
-class _Link:
-    """What a session sends and closes through: ``send`` gives up after ``send_timeout`` and
-    aborts the socket of a station that does not read (R21). (A slotted object: cheaper per
-    connection than two closures.)"""
-
-    __slots__ = ("_station_id", "_timeout", "_ws")
-
-    def __init__(self, ws: ServerConnection, station_id: str, send_timeout: float) -> None:
-        self._ws = ws
-        self._station_id = station_id
-        self._timeout = send_timeout
-
-    async def send(self, text: str) -> None:
-        ws = self._ws
-        try:
-            async with asyncio.timeout(self._timeout):
-                await ws.send(text)
-        except TimeoutError:
-            log.warning(
-                "station %s: not reading for %.1fs; connection dropped",
-                self._station_id,
-                self._timeout,
-            )
-            ws.transport.abort()
-            raise ConnectionError("send timed out") from None
-
-    async def close(self, code: int, reason: str) -> None:
-        await self._ws.close(code, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,9 +172,9 @@ class OcppGateway:
         )
         self._max_connections = max_connections
         self._open_connections = 0
-        self._overload_log = _RateLimitedLog()
+        self._overload_log = RateLimitedLog()
         self._keepalive = (
-            _Keepalive(ping_interval_s, ping_timeout_s, close_timeout_s)
+            Keepalive(ping_interval_s, ping_timeout_s, close_timeout_s)
             if ping_interval_s is not None
             else None
         )
@@ -513,7 +229,7 @@ class OcppGateway:
             process_request=self._process_request,
             subprotocols=self._subprotocols,
             max_size=self._max_frame_bytes,
-            # One gateway-wide keepalive task pings every connection (``_Keepalive``).
+            # One gateway-wide keepalive task pings every connection (``Keepalive``).
             ping_interval=None,
             ping_timeout=None,
             write_limit=self._write_limit,
@@ -604,7 +320,7 @@ class OcppGateway:
                 HTTPStatus.BAD_REQUEST,
                 "No common OCPP version; offer one of " + ", ".join(self._subprotocols) + "\n",
             )
-        remote = _remote_of(connection)
+        remote = remote_of(connection)
         gate = self._gate
         if self._max_connections and (self._open_connections + gate.held >= self._max_connections):
             return self._busy(connection, "connection limit reached")
@@ -720,7 +436,7 @@ class OcppGateway:
             ws.request.headers.clear()
         ws.response = None
         send_timeout = self._send_timeout
-        link = _Link(ws, station_id, send_timeout)
+        link = Link(ws, station_id, send_timeout)
         session = OcppSession(
             station_id,
             version,
@@ -791,13 +507,3 @@ def _bound_port(server: Server | None, configured: int) -> int:
     for sock in server.sockets:
         return int(sock.getsockname()[1])
     return configured
-
-
-def _remote_of(connection: ServerConnection) -> str:
-    try:
-        address = connection.remote_address
-    except Exception:
-        return ""
-    if isinstance(address, tuple) and address:
-        return str(address[0])
-    return str(address or "")
