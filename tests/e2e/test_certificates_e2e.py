@@ -62,7 +62,6 @@ from borne.pki import (
     issue_server_certificate,
     sign_csr,
 )
-from borne.settings import Settings
 
 FAST = CertificatesConfig(delivery_delay_s=0.05, renewal_check_interval_s=0)
 
@@ -652,8 +651,6 @@ async def test_station_renews_its_certificate_and_reconnects_with_it_over_tls(
 ) -> None:
     """Profile 3 over real TLS: the station's first certificate nears expiry, Borne asks for a
     new CSR, signs it, and the station reconnects presenting the new certificate."""
-    if "ocpp_tls_cert_file" not in Settings.model_fields:
-        pytest.skip("the TLS gateway settings (ocpp_tls_*) are not wired into Settings yet")
     ca = create_ca("Borne TLS CA", valid_days=30)
     config = CertificatesConfig(
         station_certificate_days=20,
